@@ -1,0 +1,82 @@
+//! The live set of selection snapshots, one per community, swapped atomically when a
+//! configuration changes. Readers never lock and never touch the database (invariant 6).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::sync::Mutex;
+
+use crate::domain::{Community, CommunitySlug};
+use crate::select::CommunitySnapshot;
+use crate::store::{CommunityRow, Store, StoreError};
+
+/// A community as held in memory: its identity and its prepared configuration.
+#[derive(Debug)]
+pub struct LiveCommunity {
+    /// The database id, for writes.
+    pub id: i64,
+    /// Who it is.
+    pub community: Community,
+    /// What to pick from.
+    pub snapshot: CommunitySnapshot,
+}
+
+type SnapshotMap = HashMap<CommunitySlug, Arc<LiveCommunity>>;
+
+/// All communities' snapshots.
+pub struct Snapshots {
+    current: ArcSwap<SnapshotMap>,
+    /// Serialises rebuilds so two changes cannot swap in an older state last.
+    rebuild: Mutex<()>,
+}
+
+impl Snapshots {
+    /// Builds every community's snapshot from the store.
+    pub async fn load(store: &Store) -> Result<Self, StoreError> {
+        let map = store
+            .all_community_configs()
+            .await?
+            .into_iter()
+            .map(|(row, config)| {
+                let live = LiveCommunity {
+                    id: row.id,
+                    community: row.community,
+                    snapshot: CommunitySnapshot::build(config),
+                };
+                (live.community.slug.clone(), Arc::new(live))
+            })
+            .collect();
+        Ok(Snapshots { current: ArcSwap::from_pointee(map), rebuild: Mutex::new(()) })
+    }
+
+    /// The community's current snapshot, without waiting on anything.
+    pub fn get(&self, slug: &CommunitySlug) -> Option<Arc<LiveCommunity>> {
+        self.current.load().get(slug).cloned()
+    }
+
+    /// How many communities are held.
+    pub fn len(&self) -> usize {
+        self.current.load().len()
+    }
+
+    /// Whether no community is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Re-reads one community from the store and swaps its snapshot in.
+    pub async fn refresh(&self, store: &Store, row: &CommunityRow) -> Result<Arc<LiveCommunity>, StoreError> {
+        let _guard = self.rebuild.lock().await;
+        let config = store.community_config(row.id).await?;
+        let live = Arc::new(LiveCommunity {
+            id: row.id,
+            community: row.community.clone(),
+            snapshot: CommunitySnapshot::build(config),
+        });
+        let mut next: SnapshotMap = (**self.current.load()).clone();
+        next.insert(row.community.slug.clone(), Arc::clone(&live));
+        self.current.store(Arc::new(next));
+        Ok(live)
+    }
+}

@@ -1,0 +1,196 @@
+//! Service configuration: a TOML file, overridden by `REVSHARE_*` environment variables, over
+//! defaults that run with no file at all (127.0.0.1:8080, SQLite at `./data/revshare.db`).
+//!
+//! Nested keys use `__` in the environment: `REVSHARE_MONETIZATION__ANSWER=redirect`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// Everything the service reads at start-up.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP service listens on.
+    pub listen: SocketAddr,
+    /// `sqlite://path` or `postgres://user:password@host/db`.
+    pub database_url: String,
+    /// Bearer token for the admin routes; the admin API is off without one.
+    #[serde(skip_serializing)]
+    pub admin_token: Option<SecretString>,
+    /// Logging.
+    pub log: LogConfig,
+    /// The Web Monetization endpoint.
+    pub monetization: MonetizationConfig,
+}
+
+/// How logs are written.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `human` (default) or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `revshare_oracle=debug`; `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    Human,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
+
+/// How the Web Monetization endpoint answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MonetizationAnswer {
+    /// Serve the chosen wallet's own wallet-address document (fetched and cached).
+    WalletDocument,
+    /// Answer `302 Found` with the chosen wallet address.
+    Redirect,
+}
+
+/// Settings of the Web Monetization endpoint.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonetizationConfig {
+    /// What the endpoint answers; see README for the trade-off.
+    pub answer: MonetizationAnswer,
+    /// Longest wait for a wallet's document, in milliseconds.
+    pub fetch_timeout_ms: u64,
+    /// Largest wallet document accepted, in bytes.
+    pub max_document_bytes: usize,
+    /// How long a fetched document is served from memory, in seconds.
+    pub cache_ttl_secs: u64,
+    /// Most documents kept in memory.
+    pub cache_capacity: u64,
+    /// Fetch documents from this origin instead of the wallet's host, keeping the host as the
+    /// first path segment (`http://127.0.0.1:9000/{host}/{path}`). For local runs and tests only.
+    pub fetch_origin_override: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://data/revshare.db".into(),
+            admin_token: None,
+            log: LogConfig::default(),
+            monetization: MonetizationConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Human,
+            filter: "info".into(),
+        }
+    }
+}
+
+impl Default for MonetizationConfig {
+    fn default() -> Self {
+        MonetizationConfig {
+            answer: MonetizationAnswer::WalletDocument,
+            fetch_timeout_ms: 3_000,
+            max_document_bytes: 64 * 1024,
+            cache_ttl_secs: 300,
+            cache_capacity: 10_000,
+            fetch_origin_override: None,
+        }
+    }
+}
+
+impl MonetizationConfig {
+    /// The fetch timeout as a duration.
+    pub fn fetch_timeout(&self) -> Duration {
+        Duration::from_millis(self.fetch_timeout_ms)
+    }
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Config {
+    /// Reads the defaults, then the file (when given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        Self::extract(figment.merge(Env::prefixed("REVSHARE_").split("__")))
+    }
+
+    fn extract(figment: Figment) -> Result<Self, ConfigError> {
+        figment.extract().map_err(|e| ConfigError(Box::new(e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn defaults_run_with_no_file() {
+        figment::Jail::expect_with(|_| {
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+            assert_eq!(config.database_url, "sqlite://data/revshare.db");
+            assert!(config.admin_token.is_none());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "revshare.toml",
+                "listen = \"0.0.0.0:9000\"\n[monetization]\nanswer = \"redirect\"\n",
+            )?;
+            jail.set_env("REVSHARE_LISTEN", "127.0.0.1:9100");
+            jail.set_env("REVSHARE_ADMIN_TOKEN", "token-from-env");
+            let config = Config::load(Some(Path::new("revshare.toml"))).unwrap();
+            assert_eq!(config.listen.to_string(), "127.0.0.1:9100");
+            assert_eq!(config.monetization.answer, MonetizationAnswer::Redirect);
+            assert_eq!(config.admin_token.unwrap().expose_secret(), "token-from-env");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "listn = \"127.0.0.1:1\"\n")?;
+            let err = Config::load(Some(Path::new("bad.toml"))).unwrap_err();
+            assert!(err.to_string().contains("listn"), "{err}");
+            assert!(Config::load(Some(Path::new("missing.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_admin_token_never_shows_in_debug_or_serialised_output() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("REVSHARE_ADMIN_TOKEN", "very-secret-token");
+            let config = Config::load(None).unwrap();
+            assert!(!format!("{config:?}").contains("very-secret-token"));
+            assert!(!toml::to_string(&config).unwrap().contains("very-secret-token"));
+            Ok(())
+        });
+    }
+}

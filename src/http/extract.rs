@@ -1,0 +1,166 @@
+//! Request extractors whose every rejection is a problem detail, not axum's plain-text default.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::problem::{FieldError, Problem, ProblemKind};
+use crate::domain::{CommunitySlug, MemberId, PoolName, TopicId};
+
+/// A JSON body: 415 unless declared as JSON, 413 past the route's limit, 400 when not JSON, and
+/// 422 naming the field when JSON of the wrong shape.
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(Problem::new(
+                ProblemKind::UnsupportedMediaType,
+                "send the body with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(ProblemKind::PayloadTooLarge, e.body_text())
+            } else {
+                Problem::new(ProblemKind::MalformedJson, e.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses JSON, telling a syntax error (400) from a shape error at a path (422).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => Problem::invalid_fields(vec![FieldError::new(
+                if path == "." { "(body)".to_string() } else { path },
+                "schema",
+                inner,
+            )]),
+            _ => Problem::new(ProblemKind::MalformedJson, format!("the body is not valid JSON: {inner}")),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| Problem::new(ProblemKind::MalformedJson, format!("trailing characters after the JSON value: {e}")))?;
+    Ok(value)
+}
+
+/// Path segments a route may carry, each parsed into its domain name (400 when invalid).
+#[derive(Debug, serde::Deserialize)]
+pub struct RawPath {
+    community: Option<String>,
+    pool: Option<String>,
+    topic: Option<String>,
+    member: Option<String>,
+}
+
+/// The parsed path segments of a route.
+#[derive(Debug)]
+pub struct PathNames {
+    /// `{community}`.
+    pub community: Option<CommunitySlug>,
+    /// `{pool}`.
+    pub pool: Option<PoolName>,
+    /// `{topic}`.
+    pub topic: Option<TopicId>,
+    /// `{member}`.
+    pub member: Option<MemberId>,
+}
+
+impl PathNames {
+    /// The community segment, which every route that extracts this has.
+    pub fn community(&self) -> &CommunitySlug {
+        self.community.as_ref().expect("the route has a {community} segment")
+    }
+    /// The pool segment.
+    pub fn pool(&self) -> &PoolName {
+        self.pool.as_ref().expect("the route has a {pool} segment")
+    }
+    /// The topic segment.
+    pub fn topic(&self) -> &TopicId {
+        self.topic.as_ref().expect("the route has a {topic} segment")
+    }
+    /// The member segment.
+    pub fn member(&self) -> &MemberId {
+        self.member.as_ref().expect("the route has a {member} segment")
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PathNames {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) = axum::extract::Path::<RawPath>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Problem::new(ProblemKind::InvalidParameter, e.body_text()))?;
+        fn parse<T>(
+            field: &str,
+            value: Option<String>,
+            parse: fn(&str) -> Result<T, crate::domain::NameError>,
+        ) -> Result<Option<T>, Problem> {
+            value
+                .map(|v| parse(&v).map_err(|e| Problem::invalid_parameter(FieldError::name(field, &e))))
+                .transpose()
+        }
+        Ok(PathNames {
+            community: parse("community", raw.community, CommunitySlug::parse)?,
+            pool: parse("pool", raw.pool, PoolName::parse)?,
+            topic: parse("topic", raw.topic, TopicId::parse)?,
+            member: parse("member", raw.member, MemberId::parse)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        entries: Vec<Item>,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        weight: u64,
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed_json() {
+        let problem = parse_json::<Body>(b"{\"entries\": [").unwrap_err();
+        assert_eq!(problem.kind(), ProblemKind::MalformedJson);
+    }
+
+    #[test]
+    fn shape_errors_name_the_field() {
+        let problem = parse_json::<Body>(br#"{"entries": [{"weight": 1}, {"weight": "x"}]}"#).unwrap_err();
+        assert_eq!(problem.kind(), ProblemKind::InvalidField);
+        assert!(format!("{problem:?}").contains("entries[1].weight"), "{problem:?}");
+    }
+}

@@ -1,0 +1,141 @@
+//! The HTTP service (axum): public reads and picks, the Web Monetization endpoint, admin writes
+//! and operational routes, all documented in one OpenAPI document.
+
+pub mod admin;
+pub mod extract;
+pub mod monetization;
+pub mod ops;
+pub mod problem;
+pub mod public;
+pub mod views;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::cors::{Any, CorsLayer};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::{LiveCommunity, Snapshots};
+use crate::config::Config;
+use crate::domain::CommunitySlug;
+use crate::openpayments::WalletDocuments;
+use crate::store::Store;
+use crate::telemetry::{Metrics, RouteLabels};
+
+use problem::{Problem, ProblemKind};
+
+/// Largest admin request body: a pool of 100,000 entries fits.
+const ADMIN_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The live selection snapshots.
+    pub snapshots: Arc<Snapshots>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The configuration the service started with.
+    pub config: Arc<Config>,
+    /// Wallet-address documents for the Web Monetization endpoint.
+    pub wallet_documents: WalletDocuments,
+}
+
+/// The community's live snapshot, or a 404 problem.
+pub fn live(state: &AppState, slug: &CommunitySlug) -> Result<Arc<LiveCommunity>, Problem> {
+    state
+        .snapshots
+        .get(slug)
+        .ok_or_else(|| Problem::new(ProblemKind::UnknownCommunity, format!("no community `{slug}`")))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "revshare-oracle", description = "Revenue-share pools with full history, and weighted payment-pointer picks for Web Monetization."),
+    modifiers(&AdminSecurity),
+    tags(
+        (name = "public", description = "Read-only, CORS-open"),
+        (name = "web-monetization", description = "URLs for <link rel=\"monetization\">"),
+        (name = "admin", description = "Bearer-token protected writes"),
+    )
+)]
+struct ApiDoc;
+
+struct AdminSecurity;
+
+impl Modify for AdminSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("admin_token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The whole service's router.
+pub fn router(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_headers(Any)
+        .expose_headers([axum::http::HeaderName::from_static(monetization::CHOSEN_WALLET_HEADER)]);
+    let public = OpenApiRouter::new()
+        .routes(routes!(public::community))
+        .routes(routes!(public::pool))
+        .routes(routes!(public::pool_history))
+        .routes(routes!(public::splits))
+        .routes(routes!(public::topic))
+        .routes(routes!(public::pick_default))
+        .routes(routes!(public::pick_pool))
+        .routes(routes!(public::pick_topic))
+        .routes(routes!(monetization::wallet_for_community))
+        .routes(routes!(monetization::wallet_for_pool))
+        .routes(routes!(monetization::wallet_for_topic))
+        .layer(cors);
+    let admin = OpenApiRouter::new()
+        .routes(routes!(admin::create_community))
+        .routes(routes!(admin::put_pool))
+        .routes(routes!(admin::put_splits))
+        .routes(routes!(admin::put_member))
+        .routes(routes!(admin::put_topic))
+        .layer(middleware::from_fn_with_state(state.clone(), admin::require_admin))
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(public)
+        .merge(admin)
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    api.route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/problems/{slug}", get(ops::problem_page))
+        .route("/openapi.json", get(move || async move { axum::Json(openapi.as_ref().clone()) }))
+        .route_layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .fallback(|| async { Problem::new(ProblemKind::NotFound, "no route matches this path") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(ProblemKind::MethodNotAllowed, "this path does not accept this method")
+        })
+        .with_state(state)
+}
+
+async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let response = next.run(request).await.into_response();
+    let labels = RouteLabels { method, route, status: response.status().as_u16() };
+    state.metrics.http_duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    state.metrics.http_requests.get_or_create(&labels).inc();
+    response
+}

@@ -1,0 +1,260 @@
+//! RFC 9457 problem details, built in one place from every part's errors.
+//!
+//! Every error the HTTP service returns is `application/problem+json` with a `type` that
+//! resolves (relative to the service) to a short explanation at `/problems/{kind}`. Details never
+//! carry secrets: database errors are logged and answered with a generic 500.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::{NameError, PointerError};
+use crate::select::PickError;
+use crate::store::StoreError;
+
+/// The kinds of problem, each with its status, title and a page of explanation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// No such route.
+    NotFound,
+    /// The route exists but not for this method.
+    MethodNotAllowed,
+    /// No such community.
+    UnknownCommunity,
+    /// No such pool in the community.
+    UnknownPool,
+    /// The body is not JSON.
+    MalformedJson,
+    /// The body is not declared as JSON.
+    UnsupportedMediaType,
+    /// The body is larger than the route accepts.
+    PayloadTooLarge,
+    /// One or more fields broke a rule.
+    InvalidField,
+    /// A path or query parameter broke a rule.
+    InvalidParameter,
+    /// No valid admin token.
+    Unauthorized,
+    /// The admin API has no token configured.
+    AdminDisabled,
+    /// The resource exists already, or changed under the request.
+    Conflict,
+    /// The context has nothing to pick from.
+    NothingToPick,
+    /// The chosen wallet's document could not be fetched.
+    WalletUnreachable,
+    /// The database does not answer.
+    Unavailable,
+    /// Anything unexpected.
+    Internal,
+}
+
+impl ProblemKind {
+    /// All kinds, for the explanation pages.
+    pub const ALL: [ProblemKind; 16] = [
+        ProblemKind::NotFound,
+        ProblemKind::MethodNotAllowed,
+        ProblemKind::UnknownCommunity,
+        ProblemKind::UnknownPool,
+        ProblemKind::MalformedJson,
+        ProblemKind::UnsupportedMediaType,
+        ProblemKind::PayloadTooLarge,
+        ProblemKind::InvalidField,
+        ProblemKind::InvalidParameter,
+        ProblemKind::Unauthorized,
+        ProblemKind::AdminDisabled,
+        ProblemKind::Conflict,
+        ProblemKind::NothingToPick,
+        ProblemKind::WalletUnreachable,
+        ProblemKind::Unavailable,
+        ProblemKind::Internal,
+    ];
+
+    /// The kind's slug in its `type` URI.
+    pub fn slug(self) -> &'static str {
+        self.describe().0
+    }
+
+    /// Slug, status, title and explanation.
+    pub fn describe(self) -> (&'static str, StatusCode, &'static str, &'static str) {
+        use ProblemKind::*;
+        match self {
+            NotFound => ("not-found", StatusCode::NOT_FOUND, "Not found", "No resource lives at this path. /openapi.json lists the routes."),
+            MethodNotAllowed => ("method-not-allowed", StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "The path exists, but not for this HTTP method."),
+            UnknownCommunity => ("unknown-community", StatusCode::NOT_FOUND, "Unknown community", "No community with this slug is registered on this service."),
+            UnknownPool => ("unknown-pool", StatusCode::NOT_FOUND, "Unknown pool", "The community has no pool with this name."),
+            MalformedJson => ("malformed-json", StatusCode::BAD_REQUEST, "Malformed JSON", "The request body is not well-formed JSON; the detail gives the line and column."),
+            UnsupportedMediaType => ("unsupported-media-type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type", "Send the body as `Content-Type: application/json`."),
+            PayloadTooLarge => ("payload-too-large", StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", "The request body is larger than this route accepts."),
+            InvalidField => ("invalid-field", StatusCode::UNPROCESSABLE_ENTITY, "Invalid field", "One or more fields broke a rule; `errors` names each field and the rule it broke."),
+            InvalidParameter => ("invalid-parameter", StatusCode::BAD_REQUEST, "Invalid parameter", "A path segment or query parameter broke a rule; `errors` names it."),
+            Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED, "Unauthorized", "Admin routes need `Authorization: Bearer <admin token>`."),
+            AdminDisabled => ("admin-disabled", StatusCode::FORBIDDEN, "Admin API disabled", "No admin token is configured: set `admin_token` or REVSHARE_ADMIN_TOKEN to enable the admin routes."),
+            Conflict => ("conflict", StatusCode::CONFLICT, "Conflict", "The resource exists already, or another change was recorded at the same time; read it and try again."),
+            NothingToPick => ("nothing-to-pick", StatusCode::CONFLICT, "Nothing to pick", "The pool this context draws from has no entries, and no member share applies."),
+            WalletUnreachable => ("wallet-unreachable", StatusCode::BAD_GATEWAY, "Wallet unreachable", "The chosen wallet's wallet-address document could not be fetched or is not valid."),
+            Unavailable => ("unavailable", StatusCode::SERVICE_UNAVAILABLE, "Service unavailable", "A dependency (the database) does not answer."),
+            Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR, "Internal error", "Something unexpected failed; it was logged."),
+        }
+    }
+
+    /// The kind with this slug.
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.slug() == slug)
+    }
+}
+
+/// One field that broke a rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// A JSON path such as `entries[2].wallet`.
+    pub field: String,
+    /// The rule's stable name, such as `no-port`.
+    pub rule: String,
+    /// The rule in words.
+    pub detail: String,
+}
+
+impl FieldError {
+    /// A field error from its parts.
+    pub fn new(field: impl Into<String>, rule: impl Into<String>, detail: impl ToString) -> Self {
+        FieldError { field: field.into(), rule: rule.into(), detail: detail.to_string() }
+    }
+
+    /// A payment pointer that broke a rule of the syntax.
+    pub fn pointer(field: impl Into<String>, error: &PointerError) -> Self {
+        FieldError::new(field, error.rule(), error)
+    }
+
+    /// A name that broke its rule.
+    pub fn name(field: impl Into<String>, error: &NameError) -> Self {
+        FieldError::new(field, "valid-name", error)
+    }
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct Problem {
+    kind: ProblemKind,
+    detail: String,
+    errors: Vec<FieldError>,
+}
+
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    type_uri: String,
+    title: &'static str,
+    status: u16,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl Problem {
+    /// A problem of this kind, with a detail for this occurrence.
+    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
+        Problem { kind, detail: detail.into(), errors: Vec::new() }
+    }
+
+    /// A 422 naming each field and the rule it broke.
+    pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("`{}` {}", one.field, one.detail),
+            many => format!("{} fields broke a rule", many.len()),
+        };
+        Problem { kind: ProblemKind::InvalidField, detail, errors }
+    }
+
+    /// A 400 naming the path or query parameter and the rule it broke.
+    pub fn invalid_parameter(error: FieldError) -> Self {
+        Problem {
+            kind: ProblemKind::InvalidParameter,
+            detail: format!("`{}` {}", error.field, error.detail),
+            errors: vec![error],
+        }
+    }
+
+    /// The kind, for tests and metrics.
+    pub fn kind(&self) -> ProblemKind {
+        self.kind
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let (slug, status, title, _) = self.kind.describe();
+        let body = ProblemBody {
+            type_uri: format!("/problems/{slug}"),
+            title,
+            status: status.as_u16(),
+            detail: &self.detail,
+            errors: &self.errors,
+        };
+        let json = serde_json::to_vec(&body).expect("a problem always serialises");
+        let mut response = (status, json).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.kind == ProblemKind::Unauthorized {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UnknownCommunity(_) => Problem::new(ProblemKind::UnknownCommunity, e.to_string()),
+            StoreError::CommunityExists(_) | StoreError::Conflict(_) => {
+                Problem::new(ProblemKind::Conflict, e.to_string())
+            }
+            StoreError::UnknownPool(ref pool) => Problem::invalid_fields(vec![FieldError::new(
+                "pools",
+                "existing-pool",
+                format!("names pool `{pool}`, which the community does not have yet"),
+            )]),
+            StoreError::Connect { .. } => {
+                tracing::error!(error = %e, "database unreachable");
+                Problem::new(ProblemKind::Unavailable, "the database does not answer")
+            }
+            other => {
+                tracing::error!(error = %other, "store failure");
+                Problem::new(ProblemKind::Internal, "a database operation failed; it was logged")
+            }
+        }
+    }
+}
+
+impl From<PickError> for Problem {
+    fn from(e: PickError) -> Self {
+        match e {
+            PickError::UnknownPool(_) => Problem::new(ProblemKind::UnknownPool, e.to_string()),
+            PickError::NothingToPick(_) => Problem::new(ProblemKind::NothingToPick, e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_distinct_slug() {
+        let mut slugs: Vec<_> = ProblemKind::ALL.iter().map(|k| k.slug()).collect();
+        slugs.sort();
+        slugs.dedup();
+        assert_eq!(slugs.len(), ProblemKind::ALL.len());
+        for kind in ProblemKind::ALL {
+            assert_eq!(ProblemKind::from_slug(kind.slug()), Some(kind));
+        }
+    }
+
+    #[test]
+    fn database_details_stay_out_of_answers() {
+        let problem = Problem::from(StoreError::Corrupt("secret row".into()));
+        assert_eq!(problem.kind(), ProblemKind::Internal);
+        assert!(!problem.detail.contains("secret"));
+    }
+}

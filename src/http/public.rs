@@ -1,0 +1,214 @@
+//! Public read routes: communities, pools with exact shares, history, split rules, topics and
+//! picks. Picks and current state read the in-memory snapshot; only history reads the database.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::extract::PathNames;
+use super::problem::{FieldError, Problem, ProblemKind};
+use super::views::{CommunityView, HistoryView, PickView, PoolView, SplitView, SplitsView, TopicView};
+use super::{AppState, live};
+use crate::select::PickContext;
+use crate::telemetry::Metrics;
+
+/// Largest history page.
+const MAX_HISTORY_PAGE: u32 = 100;
+
+/// The community, its pools and its split rules.
+#[utoipa::path(get, path = "/v1/communities/{community}", tag = "public",
+    params(("community" = String, Path, description = "The community's slug")),
+    responses((status = 200, body = CommunityView), (status = 404, description = "Unknown community")))]
+pub async fn community(State(state): State<AppState>, names: PathNames) -> Result<Json<CommunityView>, Problem> {
+    let live = live(&state, names.community())?;
+    let snapshot = &live.snapshot;
+    let pools = snapshot
+        .pool_names()
+        .into_iter()
+        .map(|name| (name, snapshot.pool(name).expect("named pools exist")))
+        .collect();
+    let (_, splits_version) = snapshot.splits();
+    let splits = match splits_version {
+        Some(_) => state.store.split_history(live.id).await?.last().map(SplitView::new),
+        None => None,
+    };
+    Ok(Json(CommunityView::new(&live.community, pools, splits)))
+}
+
+/// A pool's current entries, each with its exact share.
+#[utoipa::path(get, path = "/v1/communities/{community}/pools/{pool}", tag = "public",
+    params(("community" = String, Path), ("pool" = String, Path)),
+    responses((status = 200, body = PoolView), (status = 404, description = "Unknown community or pool")))]
+pub async fn pool(State(state): State<AppState>, names: PathNames) -> Result<Json<PoolView>, Problem> {
+    let live = live(&state, names.community())?;
+    let version = live
+        .snapshot
+        .pool(names.pool())
+        .ok_or_else(|| Problem::new(ProblemKind::UnknownPool, format!("no pool `{}`", names.pool())))?;
+    Ok(Json(PoolView::new(names.pool(), version)))
+}
+
+/// Paging of a pool's history.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct HistoryQuery {
+    /// Start after this version (exclusive).
+    after: Option<u64>,
+    /// Versions per page, 1 to 100 (default 20).
+    limit: Option<u32>,
+    /// `asc` (oldest first, default) or `desc`.
+    order: Option<String>,
+}
+
+/// Every version of a pool, with cause and time, a page at a time.
+#[utoipa::path(get, path = "/v1/communities/{community}/pools/{pool}/history", tag = "public",
+    params(("community" = String, Path), ("pool" = String, Path), HistoryQuery),
+    responses((status = 200, body = HistoryView), (status = 404, description = "Unknown community or pool")))]
+pub async fn pool_history(
+    State(state): State<AppState>,
+    names: PathNames,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<HistoryView>, Problem> {
+    let Query(query) = query.map_err(query_problem)?;
+    let live = live(&state, names.community())?;
+    let pool = names.pool();
+    if live.snapshot.pool(pool).is_none() {
+        return Err(Problem::new(ProblemKind::UnknownPool, format!("no pool `{pool}`")));
+    }
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=MAX_HISTORY_PAGE).contains(&limit) {
+        return Err(Problem::invalid_parameter(FieldError::new(
+            "limit",
+            "range",
+            format!("must be from 1 to {MAX_HISTORY_PAGE}, found {limit}"),
+        )));
+    }
+    let newest_first = match query.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => {
+            return Err(Problem::invalid_parameter(FieldError::new(
+                "order",
+                "one-of",
+                format!("must be `asc` or `desc`, found `{other}`"),
+            )));
+        }
+    };
+    let versions = state.store.pool_history(live.id, pool, query.after, limit, newest_first).await?;
+    let next = (versions.len() == limit as usize).then(|| {
+        let last = versions.last().expect("a full page has a last version").version;
+        let order = if newest_first { "desc" } else { "asc" };
+        format!(
+            "/v1/communities/{}/pools/{pool}/history?after={last}&limit={limit}&order={order}",
+            live.community.slug
+        )
+    });
+    Ok(Json(HistoryView { versions: versions.iter().map(|v| PoolView::new(pool, v)).collect(), next }))
+}
+
+/// The split rules in force and every version of them.
+#[utoipa::path(get, path = "/v1/communities/{community}/splits", tag = "public",
+    params(("community" = String, Path)),
+    responses((status = 200, body = SplitsView), (status = 404, description = "Unknown community")))]
+pub async fn splits(State(state): State<AppState>, names: PathNames) -> Result<Json<SplitsView>, Problem> {
+    let live = live(&state, names.community())?;
+    let history = state.store.split_history(live.id).await?;
+    let (current, _) = live.snapshot.splits();
+    Ok(Json(SplitsView {
+        current: serde_json::to_value(current).expect("rules always serialise"),
+        history: history.iter().map(SplitView::new).collect(),
+    }))
+}
+
+/// How a topic's page views are shared: its plan and every wallet's exact combined share.
+#[utoipa::path(get, path = "/v1/communities/{community}/topics/{topic}", tag = "public",
+    params(("community" = String, Path), ("topic" = String, Path)),
+    responses((status = 200, body = TopicView), (status = 404, description = "Unknown community")))]
+pub async fn topic(State(state): State<AppState>, names: PathNames) -> Result<Json<TopicView>, Problem> {
+    let live = live(&state, names.community())?;
+    let topic = names.topic();
+    let plan = live.snapshot.topic_plan(topic);
+    let known = matches!(plan, std::borrow::Cow::Borrowed(_));
+    let shares = live.snapshot.distribution(PickContext::Topic(topic))?;
+    Ok(Json(TopicView::new(topic.as_str(), known, &plan, &shares)))
+}
+
+/// Optional seed for a reproducible pick.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PickQuery {
+    /// The same seed gives the same pick on the same configuration (ChaCha8).
+    seed: Option<u64>,
+}
+
+/// Picks a wallet from the community's default pool.
+#[utoipa::path(get, path = "/v1/communities/{community}/pick", tag = "public",
+    params(("community" = String, Path), PickQuery),
+    responses((status = 200, body = PickView), (status = 404), (status = 409, description = "Nothing to pick")))]
+pub async fn pick_default(
+    State(state): State<AppState>,
+    names: PathNames,
+    query: Result<Query<PickQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, Problem> {
+    pick(&state, &names, PickContext::Default, query)
+}
+
+/// Picks a wallet from a pool, with probability weight / total.
+#[utoipa::path(get, path = "/v1/communities/{community}/pools/{pool}/pick", tag = "public",
+    params(("community" = String, Path), ("pool" = String, Path), PickQuery),
+    responses((status = 200, body = PickView), (status = 404), (status = 409, description = "Nothing to pick")))]
+pub async fn pick_pool(
+    State(state): State<AppState>,
+    names: PathNames,
+    query: Result<Query<PickQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, Problem> {
+    pick(&state, &names, PickContext::Pool(names.pool()), query)
+}
+
+/// Picks a wallet for a topic page, applying the community's split rules.
+#[utoipa::path(get, path = "/v1/communities/{community}/topics/{topic}/pick", tag = "public",
+    params(("community" = String, Path), ("topic" = String, Path), PickQuery),
+    responses((status = 200, body = PickView), (status = 404), (status = 409, description = "Nothing to pick")))]
+pub async fn pick_topic(
+    State(state): State<AppState>,
+    names: PathNames,
+    query: Result<Query<PickQuery>, QueryRejection>,
+) -> Result<impl IntoResponse, Problem> {
+    pick(&state, &names, PickContext::Topic(names.topic()), query)
+}
+
+fn pick(
+    state: &AppState,
+    names: &PathNames,
+    context: PickContext<'_>,
+    query: Result<Query<PickQuery>, QueryRejection>,
+) -> Result<impl IntoResponse + use<>, Problem> {
+    let Query(query) = query.map_err(query_problem)?;
+    let live = live(state, names.community())?;
+    let view = {
+        let mut seeded;
+        let mut thread;
+        let rng: &mut dyn RngCore = match query.seed {
+            Some(seed) => {
+                seeded = ChaCha8Rng::seed_from_u64(seed);
+                &mut seeded
+            }
+            None => {
+                thread = rand::rng();
+                &mut thread
+            }
+        };
+        let pick = live.snapshot.pick(context, rng)?;
+        Metrics::count(&state.metrics.picks, &format!("{:?}", pick.component).to_lowercase());
+        PickView::new(&pick, query.seed)
+    };
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)))
+}
+
+fn query_problem(e: QueryRejection) -> Problem {
+    Problem::invalid_parameter(FieldError::new("query", "schema", e.body_text()))
+}

@@ -1,0 +1,14 @@
+//! revshare-oracle: turns a community's revenue-share votes into configuration versions, answers
+//! web pages with a payment pointer picked by weight, and (in later parts) signs oracle reports.
+//!
+//! The pure core (`domain`, `select`) takes values and returns values; the edges (`store`, `http`,
+//! `openpayments`, `app`) do the I/O. See ARCHITECTURE.md for the map.
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod openpayments;
+pub mod select;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,223 @@
+//! Pool versions: each change appends a version with its entries, cause and time.
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::domain::{
+    Cause, Entry, Label, MemberId, Pool, PoolName, PoolVersion, Timestamp, WalletAddress, Weight,
+};
+
+use super::{Store, StoreError, corrupt, is_unique_violation};
+
+/// Rows per multi-row insert: 8 parameters each keeps far below SQLite's limit of 32,766.
+const ENTRY_ROWS_PER_INSERT: usize = 500;
+
+/// The header of a stored pool version, before its entries are attached.
+pub(super) struct VersionHeader {
+    pub community_id: i64,
+    pub pool: PoolName,
+    pub version: u64,
+    pub cause: Cause,
+    pub recorded_at: Timestamp,
+}
+
+pub(super) fn header_from_row(row: &AnyRow) -> Result<VersionHeader, StoreError> {
+    let pool: String = row.try_get("pool")?;
+    let cause: String = row.try_get("cause")?;
+    let version: i64 = row.try_get("version")?;
+    Ok(VersionHeader {
+        community_id: row.try_get("community_id")?,
+        pool: PoolName::parse(&pool).map_err(|e| corrupt("pool name", e))?,
+        version: u64::try_from(version).map_err(|e| corrupt("pool version", e))?,
+        cause: serde_json::from_str(&cause).map_err(|e| corrupt("pool version cause", e))?,
+        recorded_at: Timestamp(row.try_get("recorded_at_ms")?),
+    })
+}
+
+pub(super) fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
+    let wallet: String = row.try_get("wallet")?;
+    let weight: i64 = row.try_get("weight")?;
+    let label: Option<String> = row.try_get("label")?;
+    let member: Option<String> = row.try_get("member")?;
+    Ok(Entry {
+        wallet: WalletAddress::parse(&wallet).map_err(|e| corrupt("entry wallet", e))?,
+        weight: u64::try_from(weight)
+            .ok()
+            .and_then(|w| Weight::new(w).ok())
+            .ok_or_else(|| corrupt("entry weight", weight))?,
+        label: label
+            .map(|l| Label::parse(&l))
+            .transpose()
+            .map_err(|e| corrupt("entry label", e))?,
+        member: member
+            .map(|m| MemberId::parse(&m))
+            .transpose()
+            .map_err(|e| corrupt("entry member", e))?,
+    })
+}
+
+/// Attaches entries (ordered by key, then position) to their version headers.
+pub(super) fn assemble(
+    headers: Vec<VersionHeader>,
+    entry_rows: &[AnyRow],
+) -> Result<Vec<(VersionHeader, Pool)>, StoreError> {
+    let mut grouped: BTreeMap<(i64, String, u64), Vec<Entry>> = BTreeMap::new();
+    for row in entry_rows {
+        let community_id: i64 = row.try_get("community_id")?;
+        let pool: String = row.try_get("pool")?;
+        let version: i64 = row.try_get("version")?;
+        grouped
+            .entry((community_id, pool, version as u64))
+            .or_default()
+            .push(entry_from_row(row)?);
+    }
+    headers
+        .into_iter()
+        .map(|header| {
+            let key = (header.community_id, header.pool.as_str().to_string(), header.version);
+            let entries = grouped.remove(&key).unwrap_or_default();
+            let pool = Pool::new(entries).map_err(|e| corrupt("stored pool", e))?;
+            Ok((header, pool))
+        })
+        .collect()
+}
+
+impl Store {
+    /// Appends a new version of a pool (version 1 creates it) and returns it.
+    pub async fn append_pool_version(
+        &self,
+        community_id: i64,
+        name: &PoolName,
+        pool: &Pool,
+        cause: &Cause,
+        at: Timestamp,
+    ) -> Result<PoolVersion, StoreError> {
+        let conflict = |e: sqlx::Error| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!("pool `{name}`"))
+            } else {
+                StoreError::from(e)
+            }
+        };
+        let cause_json = serde_json::to_string(cause).expect("a cause always serialises");
+        let mut tx = self.pool.begin().await?;
+        let version: i64 = sqlx::query_scalar(
+            "INSERT INTO pool_versions \
+               (community_id, pool, version, cause_kind, cause, recorded_at_ms, entry_count) \
+             SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5, $6 \
+               FROM pool_versions WHERE community_id = $1 AND pool = $2 \
+             RETURNING version",
+        )
+        .bind(community_id)
+        .bind(name.as_str())
+        .bind(cause.kind())
+        .bind(&cause_json)
+        .bind(at.millis())
+        .bind(pool.entries().len() as i64)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(conflict)?;
+
+        for (chunk_index, chunk) in pool.entries().chunks(ENTRY_ROWS_PER_INSERT).enumerate() {
+            let mut sql = String::from(
+                "INSERT INTO pool_entries \
+                 (community_id, pool, version, position, wallet, weight, label, member) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = i * 8;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${},${},${},${},${},${},${},${})",
+                    p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8
+                ));
+            }
+            let mut query = sqlx::query(&sql);
+            for (i, entry) in chunk.iter().enumerate() {
+                query = query
+                    .bind(community_id)
+                    .bind(name.as_str())
+                    .bind(version)
+                    .bind((chunk_index * ENTRY_ROWS_PER_INSERT + i) as i64)
+                    .bind(entry.wallet.as_str())
+                    .bind(entry.weight.get() as i64)
+                    .bind(entry.label.as_ref().map(|l| l.as_str().to_string()))
+                    .bind(entry.member.as_ref().map(|m| m.as_str().to_string()));
+            }
+            query.execute(&mut *tx).await.map_err(conflict)?;
+        }
+        tx.commit().await.map_err(conflict)?;
+        Ok(PoolVersion {
+            version: version as u64,
+            pool: pool.clone(),
+            cause: cause.clone(),
+            recorded_at: at,
+        })
+    }
+
+    /// The current version of a pool, if the pool exists.
+    pub async fn current_pool(
+        &self,
+        community_id: i64,
+        name: &PoolName,
+    ) -> Result<Option<PoolVersion>, StoreError> {
+        let page = self.pool_history(community_id, name, None, 1, true).await?;
+        Ok(page.into_iter().next())
+    }
+
+    /// Versions of a pool in order: after `after` (exclusive), at most `limit` of them; newest
+    /// first when `newest_first`.
+    pub async fn pool_history(
+        &self,
+        community_id: i64,
+        name: &PoolName,
+        after: Option<u64>,
+        limit: u32,
+        newest_first: bool,
+    ) -> Result<Vec<PoolVersion>, StoreError> {
+        let (cmp, order) = if newest_first { ("<", "DESC") } else { (">", "ASC") };
+        let bound = after.map_or(if newest_first { i64::MAX } else { 0 }, |a| a as i64);
+        let header_rows = sqlx::query(&format!(
+            "SELECT community_id, pool, version, cause, recorded_at_ms FROM pool_versions \
+             WHERE community_id = $1 AND pool = $2 AND version {cmp} $3 \
+             ORDER BY version {order} LIMIT $4"
+        ))
+        .bind(community_id)
+        .bind(name.as_str())
+        .bind(bound)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let headers = header_rows
+            .iter()
+            .map(header_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let (Some(first), Some(last)) = (headers.first(), headers.last()) else {
+            return Ok(Vec::new());
+        };
+        let (low, high) = (first.version.min(last.version), first.version.max(last.version));
+        let entry_rows = sqlx::query(
+            "SELECT community_id, pool, version, wallet, weight, label, member FROM pool_entries \
+             WHERE community_id = $1 AND pool = $2 AND version >= $3 AND version <= $4 \
+             ORDER BY version, position",
+        )
+        .bind(community_id)
+        .bind(name.as_str())
+        .bind(low as i64)
+        .bind(high as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(assemble(headers, &entry_rows)?
+            .into_iter()
+            .map(|(h, pool)| PoolVersion {
+                version: h.version,
+                pool,
+                cause: h.cause,
+                recorded_at: h.recorded_at,
+            })
+            .collect())
+    }
+}

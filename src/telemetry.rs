@@ -1,0 +1,94 @@
+//! Logs (`tracing`, human or JSON) and metrics (Prometheus text format). Metrics live in a
+//! registry owned by the app rather than a global, so every test gets its own.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Installs the global log subscriber; `RUST_LOG` overrides the configured filter.
+pub fn init_logs(config: &LogConfig) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second call (tests start several services) keeps the first subscriber.
+    let _ = match config.format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Labels of an HTTP request metric: the route template, never the raw path, to bound cardinality.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// HTTP method.
+    pub method: String,
+    /// The matched route template, such as `/v1/communities/{community}/pools/{pool}/pick`.
+    pub route: String,
+    /// Response status code.
+    pub status: u16,
+}
+
+/// Labels naming an outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// What happened.
+    pub outcome: String,
+}
+
+/// The service's metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by route and status.
+    pub http_requests: Family<RouteLabels, Counter>,
+    /// Request latency by route.
+    pub http_duration: Family<RouteLabels, Histogram>,
+    /// Picks by split component (`pool`, `author`, `participant`).
+    pub picks: Family<OutcomeLabels, Counter>,
+    /// Wallet-document look-ups by outcome (`cached`, `fetched`, `failed`).
+    pub wallet_documents: Family<OutcomeLabels, Counter>,
+    /// Communities held in memory.
+    pub communities: Gauge,
+    /// Snapshot rebuilds after a configuration change.
+    pub snapshot_swaps: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("revshare");
+        let http_requests = Family::<RouteLabels, Counter>::default();
+        let http_duration = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+        });
+        let picks = Family::<OutcomeLabels, Counter>::default();
+        let wallet_documents = Family::<OutcomeLabels, Counter>::default();
+        let communities = Gauge::default();
+        let snapshot_swaps = Counter::default();
+        registry.register("http_requests", "HTTP requests answered", http_requests.clone());
+        registry.register("http_request_duration_seconds", "HTTP request latency", http_duration.clone());
+        registry.register("picks", "Wallets picked, by split component", picks.clone());
+        registry.register("wallet_documents", "Wallet-address document look-ups", wallet_documents.clone());
+        registry.register("communities", "Communities held in memory", communities.clone());
+        registry.register("snapshot_swaps", "Selection snapshots swapped after a change", snapshot_swaps.clone());
+        Metrics { registry, http_requests, http_duration, picks, wallet_documents, communities, snapshot_swaps }
+    }
+}
+
+impl Metrics {
+    /// The metrics in the Prometheus (OpenMetrics) text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+
+    /// Counts one occurrence of an outcome in a family.
+    pub fn count(family: &Family<OutcomeLabels, Counter>, outcome: &str) {
+        family.get_or_create(&OutcomeLabels { outcome: outcome.to_string() }).inc();
+    }
+}
