@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {RevShare} from "../src/RevShare.sol";
+import {ReportEncoder} from "./utils/ReportEncoder.sol";
+import {RevShareFixture} from "./utils/RevShareFixture.sol";
+import {Vm} from "./utils/Vm.sol";
+
+/// @notice Pool and signer reports: what is accepted, what it changes, and every way a report is refused.
+contract RevShareReportsTest is RevShareFixture {
+    uint256[] internal keys;
+
+    function setUp() public {
+        vm.warp(START);
+        keys = keyRange(0, 5);
+        revShare = deploy(keys, 3);
+    }
+
+    // ------------------------------------------------------------------ accepted reports
+
+    function test_acceptsOneOfOneReport() public {
+        uint256[] memory one = keyRange(100, 1);
+        revShare = deploy(one, 1);
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes32 digest = submit(report, one);
+        (uint64 version, bytes32 lastDigest) = revShare.poolHead(COMMUNITY, POOL);
+        assertEq(version, 1, "pool version");
+        assertEq(lastDigest, digest, "pool last digest");
+    }
+
+    function test_acceptsThreeOfFiveReportAndStoresEntries() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes32 digest = submit(report, firstKeys(keys, 3));
+        (uint64 version, bytes32 lastDigest) = revShare.poolHead(COMMUNITY, POOL);
+        assertEq(version, 1, "pool version");
+        assertEq(lastDigest, digest, "pool last digest");
+        RevShare.Entry[] memory stored = revShare.poolEntries(COMMUNITY, POOL);
+        assertEq(stored.length, 3, "entry count");
+        for (uint256 i; i < 3; ++i) {
+            assertEq(stored[i].wallet, report.entries[i].wallet, "entry wallet");
+            assertEq(stored[i].weight, report.entries[i].weight, "entry weight");
+            assertEq(stored[i].payee, report.entries[i].payee, "entry payee");
+        }
+        (uint256 totalWeight,) = revShare.poolTotals(COMMUNITY, POOL);
+        assertEq(totalWeight, 100, "total weight");
+    }
+
+    function test_accepts16Of31Report() public {
+        uint256[] memory many = keyRange(200, 31);
+        revShare = deploy(many, 16);
+        submit(firstPoolReport(), firstKeys(many, 16));
+        (uint64 version,) = revShare.poolHead(COMMUNITY, POOL);
+        assertEq(version, 1, "pool version");
+    }
+
+    function test_acceptsMoreSignaturesThanThreshold() public {
+        submit(firstPoolReport(), keys);
+        (uint64 version,) = revShare.poolHead(COMMUNITY, POOL);
+        assertEq(version, 1, "pool version");
+    }
+
+    function test_contractDigestEqualsIndependentEncoding() public view {
+        RevShare.PoolReport memory report = firstPoolReport();
+        assertEq(revShare.hashPoolReport(report), digestOf(report), "pool report digest");
+        RevShare.SignerReport memory rotation = signerReport(1, bytes32(0), addressesOf(keyRange(50, 4)), 2);
+        assertEq(revShare.hashSignerReport(rotation), digestOf(rotation), "signer report digest");
+        assertEq(
+            revShare.domainSeparator(),
+            ReportEncoder.domainSeparator(block.chainid, address(revShare)),
+            "domain separator"
+        );
+    }
+
+    function test_chainsReportsAndReplacesEntries() public {
+        bytes32 digest1 = submit(firstPoolReport(), firstKeys(keys, 3));
+        RevShare.Entry[] memory fewer = new RevShare.Entry[](1);
+        fewer[0] = RevShare.Entry("https://ilp.example.com/dave", 7, address(0));
+        bytes32 digest2 = submit(poolReport(COMMUNITY, POOL, 2, digest1, fewer), firstKeys(keys, 3));
+        RevShare.Entry[] memory stored = revShare.poolEntries(COMMUNITY, POOL);
+        assertEq(stored.length, 1, "entries after shrinking");
+        assertEq(stored[0].wallet, "https://ilp.example.com/dave", "replaced wallet");
+        bytes32 digest3 = submit(poolReport(COMMUNITY, POOL, 3, digest2, sampleEntries()), firstKeys(keys, 3));
+        (uint64 version, bytes32 lastDigest) = revShare.poolHead(COMMUNITY, POOL);
+        assertEq(version, 3, "pool version");
+        assertEq(lastDigest, digest3, "pool last digest");
+        assertEq(revShare.poolEntries(COMMUNITY, POOL).length, 3, "entries after growing");
+        (uint256 totalWeight,) = revShare.poolTotals(COMMUNITY, POOL);
+        assertEq(totalWeight, 100, "total weight after growing");
+    }
+
+    function test_poolsHaveIndependentChains() public {
+        submit(firstPoolReport(), firstKeys(keys, 3));
+        bytes32 other = keccak256("other-pool");
+        submit(poolReport(COMMUNITY, other, 1, bytes32(0), sampleEntries()), firstKeys(keys, 3));
+        (uint64 version,) = revShare.poolHead(COMMUNITY, other);
+        assertEq(version, 1, "second pool version");
+    }
+
+    function test_eventCarriesEverythingToRebuildTheDigest() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        vm.recordLogs();
+        bytes32 digest = submit(report, firstKeys(keys, 3));
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 1, "log count");
+        Vm.Log memory log = logs[0];
+        assertEq(
+            log.topics[0],
+            keccak256(
+                "PoolReportApplied(bytes32,bytes32,uint64,bytes32,uint64,uint256,(bytes32,bytes32,uint64,bytes32,(string,uint96,address)[],bytes32,uint64,uint64,uint64,uint64))"
+            ),
+            "event signature"
+        );
+        assertEq(log.topics[1], COMMUNITY, "community topic");
+        assertEq(log.topics[2], POOL, "pool topic");
+        assertEq(uint256(log.topics[3]), 1, "seq topic");
+        (bytes32 loggedDigest, uint64 epoch, uint256 bitmap, RevShare.PoolReport memory logged) =
+            abi.decode(log.data, (bytes32, uint64, uint256, RevShare.PoolReport));
+        assertEq(loggedDigest, digest, "logged digest");
+        assertEq(epoch, 1, "signer epoch");
+        assertEq(ReportEncoder.poolReportDigest(logged, block.chainid, log.emitter), digest, "rebuilt digest");
+        // Bits of the signers that signed: keys 0, 1, 2 of the set.
+        assertEq(bitmap, 0x7, "signer bitmap");
+    }
+
+    function test_rotationInstallsNewSetUnderNewEpoch() public {
+        uint256[] memory next = keyRange(50, 4);
+        RevShare.SignerReport memory rotation = signerReport(1, bytes32(0), addressesOf(next), 2);
+        bytes32 digest = submit(rotation, firstKeys(keys, 3));
+        (address[] memory signers, uint8 threshold, uint64 epoch) = revShare.signerSet();
+        assertEq(signers.length, 4, "signer count");
+        for (uint256 i; i < 4; ++i) {
+            assertEq(signers[i], vm.addr(next[i]), "signer");
+        }
+        assertEq(threshold, 2, "threshold");
+        assertEq(epoch, 2, "epoch");
+        (uint64 seq, bytes32 lastDigest) = revShare.signerHead();
+        assertEq(seq, 1, "signer seq");
+        assertEq(lastDigest, digest, "signer last digest");
+        // The new set signs from now on.
+        submit(firstPoolReport(), firstKeys(next, 2));
+        (uint64 version,) = revShare.poolHead(COMMUNITY, POOL);
+        assertEq(version, 1, "pool version after rotation");
+    }
+
+    function test_rotationMayKeepSomeSigners() public {
+        uint256[] memory next = new uint256[](3);
+        next[0] = keys[4];
+        next[1] = signerKey(60);
+        next[2] = keys[0];
+        submit(signerReport(1, bytes32(0), addressesOf(next), 2), firstKeys(keys, 3));
+        uint256[] memory kept = new uint256[](2);
+        kept[0] = keys[0];
+        kept[1] = keys[4];
+        submit(firstPoolReport(), kept);
+        (uint64 version,) = revShare.poolHead(COMMUNITY, POOL);
+        assertEq(version, 1, "pool version");
+    }
+
+    // ------------------------------------------------------------------ refused: domain
+
+    function test_revertsWhenSignedForAnotherChain() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes32 foreign = ReportEncoder.poolReportDigest(report, block.chainid + 1, address(revShare));
+        bytes memory sig = signature(keys[0], foreign);
+        vm.expectRevert(abi.encodeWithSelector(RevShare.UnknownSigner.selector, recoverOf(sig, digestOf(report))));
+        revShare.submitPoolReport(report, bytes.concat(sig, sig, sig));
+    }
+
+    function test_revertsAfterTheChainIdChanges() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes32 digest = digestOf(report);
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digest);
+        vm.chainId(block.chainid + 7);
+        bytes32 forkDigest = digestOf(report);
+        vm.expectRevert(abi.encodeWithSelector(RevShare.UnknownSigner.selector, recoverOf(sigs, forkDigest)));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    function test_revertsWhenSignedForAnotherContract() public {
+        RevShare twin = deploy(keys, 3);
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes32 twinDigest = ReportEncoder.poolReportDigest(report, block.chainid, address(twin));
+        bytes memory sigs = signSorted(firstKeys(keys, 3), twinDigest);
+        twin.submitPoolReport(report, sigs); // valid where it was meant to go
+        vm.expectRevert(abi.encodeWithSelector(RevShare.UnknownSigner.selector, recoverOf(sigs, digestOf(report))));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    // ------------------------------------------------------------------ refused: chain
+
+    function test_revertsOnSeqGap() public {
+        bytes32 digest1 = submit(firstPoolReport(), firstKeys(keys, 3));
+        RevShare.PoolReport memory report = poolReport(COMMUNITY, POOL, 3, digest1, sampleEntries());
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(report));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.SeqGap.selector, uint64(2), uint64(3)));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    function test_revertsOnReplayedSeq() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(report));
+        revShare.submitPoolReport(report, sigs);
+        vm.expectRevert(abi.encodeWithSelector(RevShare.ReportReplayed.selector, uint64(1), uint64(1)));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    function test_revertsOnWrongPrevHash() public {
+        bytes32 digest1 = submit(firstPoolReport(), firstKeys(keys, 3));
+        bytes32 wrong = keccak256("not the previous report");
+        RevShare.PoolReport memory report = poolReport(COMMUNITY, POOL, 2, wrong, sampleEntries());
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(report));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.PrevHashMismatch.selector, digest1, wrong));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    function test_revertsOnNonZeroPrevHashForFirstReport() public {
+        bytes32 wrong = keccak256("no report comes before seq 1");
+        RevShare.PoolReport memory report = poolReport(COMMUNITY, POOL, 1, wrong, sampleEntries());
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(report));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.PrevHashMismatch.selector, bytes32(0), wrong));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    // ------------------------------------------------------------------ refused: time
+
+    function test_revertsWhenExpired() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(report));
+        vm.warp(uint256(report.validUntil) + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(RevShare.ReportExpired.selector, report.validUntil, uint256(report.validUntil) + 1)
+        );
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    function test_revertsWhenNotYetValid() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        report.validFrom = uint64(block.timestamp + 1);
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(report));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.ReportNotYetValid.selector, report.validFrom, block.timestamp));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    function test_acceptsAtBothEndsOfTheWindow() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        report.validFrom = uint64(block.timestamp);
+        report.validUntil = uint64(block.timestamp);
+        submit(report, firstKeys(keys, 3));
+        (uint64 version,) = revShare.poolHead(COMMUNITY, POOL);
+        assertEq(version, 1, "pool version");
+    }
+
+    // ------------------------------------------------------------------ refused: signatures
+
+    function test_revertsOnHighSSignature() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes32 digest = digestOf(report);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(keys[0], digest);
+        // The malleable twin: same signer, s' = n - s, parity flipped. ecrecover alone would accept it.
+        bytes32 highS = bytes32(SECP256K1_N - uint256(s));
+        uint8 flipped = v == 27 ? 28 : 27;
+        assertEq(ecrecover(digest, flipped, r, highS), vm.addr(keys[0]), "twin recovers to the signer");
+        bytes memory sigs = bytes.concat(abi.encodePacked(r, highS, flipped), signSorted(keyRange(1, 2), digest));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.SignatureHighS.selector, uint256(0)));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    function test_revertsOnSignatureRecoveringToZero() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes32 digest = digestOf(report);
+        bytes memory bogus = abi.encodePacked(bytes32(0), bytes32(uint256(1)), uint8(27));
+        assertEq(ecrecover(digest, 27, bytes32(0), bytes32(uint256(1))), address(0), "r = 0 recovers to nothing");
+        bytes memory sigs = bytes.concat(bogus, signSorted(firstKeys(keys, 2), digest));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.SignatureInvalid.selector, uint256(0)));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    function test_revertsOnSameSignerTwice() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes32 digest = digestOf(report);
+        bytes memory once = signature(keys[0], digest);
+        vm.expectRevert(abi.encodeWithSelector(RevShare.DuplicateSigner.selector, vm.addr(keys[0])));
+        revShare.submitPoolReport(report, bytes.concat(once, once, once));
+    }
+
+    function test_revertsOnDescendingSigners() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes32 digest = digestOf(report);
+        bytes memory ascending = signSorted(firstKeys(keys, 3), digest);
+        bytes memory descending = bytes.concat(slice(ascending, 130), slice(ascending, 65), slice(ascending, 0));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.SignersNotAscending.selector, uint256(1)));
+        revShare.submitPoolReport(report, descending);
+    }
+
+    function test_revertsWithTooFewSigners() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes memory sigs = signSorted(firstKeys(keys, 2), digestOf(report));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.TooFewSignatures.selector, uint256(2), uint256(3)));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    function test_revertsOnTruncatedSignatureBlob() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(report));
+        bytes memory cut = new bytes(sigs.length - 1);
+        for (uint256 i; i < cut.length; ++i) {
+            cut[i] = sigs[i];
+        }
+        vm.expectRevert(abi.encodeWithSelector(RevShare.SignaturesMalformed.selector, cut.length));
+        revShare.submitPoolReport(report, cut);
+    }
+
+    function test_revertsWhenSignedByAStranger() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes32 digest = digestOf(report);
+        uint256 stranger = signerKey(999);
+        bytes memory sigs = signSorted(firstKeys(keys, 2), digest);
+        sigs = bytes.concat(sigs, signature(stranger, digest));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.UnknownSigner.selector, vm.addr(stranger)));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    function test_revertsWhenSignedByRotatedOutSet() public {
+        uint256[] memory next = keyRange(50, 3);
+        submit(signerReport(1, bytes32(0), addressesOf(next), 2), firstKeys(keys, 3));
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes32 digest = digestOf(report);
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digest);
+        vm.expectRevert(abi.encodeWithSelector(RevShare.SignerRotatedOut.selector, recoverOf(sigs, digest), uint64(1)));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    // ------------------------------------------------------------------ refused: contents
+
+    function test_revertsOnZeroWeightEntry() public {
+        RevShare.Entry[] memory entries = sampleEntries();
+        entries[1].weight = 0;
+        RevShare.PoolReport memory report = poolReport(COMMUNITY, POOL, 1, bytes32(0), entries);
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(report));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.ZeroWeight.selector, uint256(1)));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    function test_revertsOnTooManyEntries() public {
+        uint256 count = revShare.MAX_ENTRIES() + 1;
+        RevShare.Entry[] memory entries = new RevShare.Entry[](count);
+        for (uint256 i; i < count; ++i) {
+            entries[i] = RevShare.Entry("https://ilp.example.com/x", 1, address(0));
+        }
+        RevShare.PoolReport memory report = poolReport(COMMUNITY, POOL, 1, bytes32(0), entries);
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(report));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.TooManyEntries.selector, count));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    // ------------------------------------------------------------------ signer reports
+
+    function test_signerReportsChainLikePoolReports() public {
+        RevShare.SignerReport memory rotation = signerReport(2, bytes32(0), addressesOf(keyRange(50, 3)), 2);
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(rotation));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.SeqGap.selector, uint64(1), uint64(2)));
+        revShare.submitSignerReport(rotation, sigs);
+    }
+
+    function test_rotationRefusesZeroSigner() public {
+        address[] memory next = addressesOf(keyRange(50, 3));
+        next[1] = address(0);
+        expectRotationRevert(next, 2, abi.encodeWithSelector(RevShare.ZeroSigner.selector, uint256(1)));
+    }
+
+    function test_rotationRefusesDuplicateSigner() public {
+        address[] memory next = addressesOf(keyRange(50, 3));
+        next[2] = next[0];
+        expectRotationRevert(next, 2, abi.encodeWithSelector(RevShare.DuplicateSigner.selector, next[0]));
+    }
+
+    function test_rotationRefusesZeroThreshold() public {
+        address[] memory next = addressesOf(keyRange(50, 3));
+        expectRotationRevert(next, 0, abi.encodeWithSelector(RevShare.ThresholdOutOfRange.selector, 0, 3));
+    }
+
+    function test_rotationRefusesThresholdAboveCount() public {
+        address[] memory next = addressesOf(keyRange(50, 3));
+        expectRotationRevert(next, 4, abi.encodeWithSelector(RevShare.ThresholdOutOfRange.selector, 4, 3));
+    }
+
+    function test_rotationRefusesEmptySet() public {
+        expectRotationRevert(new address[](0), 1, abi.encodeWithSelector(RevShare.SignerCountOutOfRange.selector, 0));
+    }
+
+    function test_rotationRefusesMoreThan32Signers() public {
+        address[] memory next = addressesOf(keyRange(50, 33));
+        expectRotationRevert(next, 17, abi.encodeWithSelector(RevShare.SignerCountOutOfRange.selector, 33));
+    }
+
+    function test_rotationAcceptsExactly32Signers() public {
+        address[] memory next = addressesOf(keyRange(50, 32));
+        submit(signerReport(1, bytes32(0), next, 32), firstKeys(keys, 3));
+        (address[] memory signers, uint8 threshold,) = revShare.signerSet();
+        assertEq(signers.length, 32, "signer count");
+        assertEq(threshold, 32, "threshold");
+    }
+
+    function test_constructorRefusesInvalidSet() public {
+        address[] memory twice = addressesOf(keyRange(50, 2));
+        twice[1] = twice[0];
+        vm.expectRevert(abi.encodeWithSelector(RevShare.DuplicateSigner.selector, twice[0]));
+        new RevShare(twice, 1);
+    }
+
+    function expectRotationRevert(address[] memory next, uint8 threshold, bytes memory expected) internal {
+        RevShare.SignerReport memory rotation = signerReport(1, bytes32(0), next, threshold);
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(rotation));
+        vm.expectRevert(expected);
+        revShare.submitSignerReport(rotation, sigs);
+    }
+
+    function slice(bytes memory data, uint256 from) internal pure returns (bytes memory part) {
+        part = new bytes(65);
+        for (uint256 i; i < 65; ++i) {
+            part[i] = data[from + i];
+        }
+    }
+}
