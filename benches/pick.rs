@@ -27,18 +27,34 @@ fn snapshot(entries: usize) -> CommunitySnapshot {
     CommunitySnapshot::build(CommunityConfig {
         pools: vec![(
             PoolName::parse("default").unwrap(),
-            PoolVersion { version: 1, pool, cause: cause.clone(), recorded_at: Timestamp(0) },
+            PoolVersion {
+                version: 1,
+                pool,
+                cause: cause.clone(),
+                recorded_at: Timestamp(0),
+            },
         )],
         splits: Some(SplitVersion {
             version: 1,
-            rules: SplitRules { author_bps: 5000, participants_bps: 2000, ..SplitRules::default() },
+            rules: SplitRules {
+                author_bps: 5000,
+                participants_bps: 2000,
+                ..SplitRules::default()
+            },
             cause,
             recorded_at: Timestamp(0),
         }),
-        member_wallets: vec![(author.clone(), WalletAddress::parse("$author.example").unwrap())],
+        member_wallets: vec![(
+            author.clone(),
+            WalletAddress::parse("$author.example").unwrap(),
+        )],
         topics: vec![(
             TopicId::parse("1").unwrap(),
-            TopicFacts { author, participants: vec![], tags: vec![] },
+            TopicFacts {
+                author,
+                participants: vec![],
+                tags: vec![],
+            },
         )],
     })
 }
@@ -51,10 +67,22 @@ fn picks(c: &mut Criterion) {
         let snapshot = snapshot(size);
         let mut rng = ChaCha8Rng::seed_from_u64(42);
         group.bench_with_input(BenchmarkId::new("pool", size), &snapshot, |b, s| {
-            b.iter(|| s.pick(PickContext::Pool(&pool), &mut rng).unwrap().wallet.as_str().len())
+            b.iter(|| {
+                s.pick(PickContext::Pool(&pool), &mut rng)
+                    .unwrap()
+                    .wallet
+                    .as_str()
+                    .len()
+            })
         });
         group.bench_with_input(BenchmarkId::new("topic_split", size), &snapshot, |b, s| {
-            b.iter(|| s.pick(PickContext::Topic(&topic), &mut rng).unwrap().wallet.as_str().len())
+            b.iter(|| {
+                s.pick(PickContext::Topic(&topic), &mut rng)
+                    .unwrap()
+                    .wallet
+                    .as_str()
+                    .len()
+            })
         });
     }
     group.finish();

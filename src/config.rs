@@ -140,6 +140,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// figment::Jail fixes the closures' error type; its size is not ours to choose.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
@@ -167,7 +169,10 @@ mod tests {
             let config = Config::load(Some(Path::new("revshare.toml"))).unwrap();
             assert_eq!(config.listen.to_string(), "127.0.0.1:9100");
             assert_eq!(config.monetization.answer, MonetizationAnswer::Redirect);
-            assert_eq!(config.admin_token.unwrap().expose_secret(), "token-from-env");
+            assert_eq!(
+                config.admin_token.unwrap().expose_secret(),
+                "token-from-env"
+            );
             Ok(())
         });
     }
@@ -189,7 +194,11 @@ mod tests {
             jail.set_env("REVSHARE_ADMIN_TOKEN", "very-secret-token");
             let config = Config::load(None).unwrap();
             assert!(!format!("{config:?}").contains("very-secret-token"));
-            assert!(!toml::to_string(&config).unwrap().contains("very-secret-token"));
+            assert!(
+                !toml::to_string(&config)
+                    .unwrap()
+                    .contains("very-secret-token")
+            );
             Ok(())
         });
     }

@@ -47,13 +47,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { config } => {
             let config = Config::load(config.as_deref())?;
             revshare_oracle::telemetry::init_logs(&config.log);
-            let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             runtime.block_on(revshare_oracle::app::serve(config))?;
             Ok(())
         }
         Command::Config { config } => {
             let config = Config::load(config.as_deref())?;
-            print!("{}", toml::to_string(&config).context("cannot render the configuration")?);
+            print!(
+                "{}",
+                toml::to_string(&config).context("cannot render the configuration")?
+            );
             Ok(())
         }
     }

@@ -82,19 +82,29 @@ impl WalletDocuments {
                 .time_to_live(Duration::from_secs(config.cache_ttl_secs))
                 .build(),
             max_bytes: config.max_document_bytes,
-            origin_override: config.fetch_origin_override.clone().map(|o| o.trim_end_matches('/').to_string()),
+            origin_override: config
+                .fetch_origin_override
+                .clone()
+                .map(|o| o.trim_end_matches('/').to_string()),
         })
     }
 
     /// The wallet's document, from memory when fresh enough; concurrent requests for one wallet
     /// share one fetch.
-    pub async fn get(&self, wallet: &WalletAddress) -> Result<(Bytes, Freshness), Arc<WalletDocumentError>> {
+    pub async fn get(
+        &self,
+        wallet: &WalletAddress,
+    ) -> Result<(Bytes, Freshness), Arc<WalletDocumentError>> {
         let entry = self
             .cache
             .entry_by_ref(wallet)
             .or_try_insert_with(self.fetch(wallet))
             .await?;
-        let freshness = if entry.is_fresh() { Freshness::Fetched } else { Freshness::Cached };
+        let freshness = if entry.is_fresh() {
+            Freshness::Fetched
+        } else {
+            Freshness::Cached
+        };
         Ok((entry.into_value(), freshness))
     }
 
@@ -115,10 +125,19 @@ impl WalletDocuments {
             .await
             .map_err(unreachable)?;
         if !response.status().is_success() {
-            return Err(WalletDocumentError::Status { wallet: wallet.clone(), status: response.status().as_u16() });
+            return Err(WalletDocumentError::Status {
+                wallet: wallet.clone(),
+                status: response.status().as_u16(),
+            });
         }
-        let too_large = || WalletDocumentError::TooLarge { wallet: wallet.clone(), limit: self.max_bytes };
-        if response.content_length().is_some_and(|len| len > self.max_bytes as u64) {
+        let too_large = || WalletDocumentError::TooLarge {
+            wallet: wallet.clone(),
+            limit: self.max_bytes,
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_bytes as u64)
+        {
             return Err(too_large());
         }
         let mut body = Vec::new();
@@ -138,14 +157,18 @@ impl WalletDocuments {
 
 /// Checks the fields a Web Monetization agent reads from a wallet-address document.
 fn check_document(body: &[u8]) -> Result<(), String> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
     let object = value.as_object().ok_or("not a JSON object")?;
     for field in ["id", "assetCode", "authServer", "resourceServer"] {
         if !object.get(field).is_some_and(serde_json::Value::is_string) {
             return Err(format!("`{field}` is missing or not a string"));
         }
     }
-    if !object.get("assetScale").is_some_and(serde_json::Value::is_u64) {
+    if !object
+        .get("assetScale")
+        .is_some_and(serde_json::Value::is_u64)
+    {
         return Err("`assetScale` is missing or not a whole number".into());
     }
     Ok(())
@@ -159,7 +182,11 @@ mod tests {
     fn a_wallet_document_needs_its_open_payments_fields() {
         let good = br#"{"id":"https://w.example/a","assetCode":"USD","assetScale":2,"authServer":"https://auth.w.example","resourceServer":"https://w.example"}"#;
         assert_eq!(check_document(good), Ok(()));
-        assert!(check_document(br#"{"id":"x"}"#).unwrap_err().contains("assetCode"));
+        assert!(
+            check_document(br#"{"id":"x"}"#)
+                .unwrap_err()
+                .contains("assetCode")
+        );
         assert!(check_document(b"[1]").is_err());
         assert!(check_document(b"<html>").is_err());
     }

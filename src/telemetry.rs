@@ -13,8 +13,12 @@ use crate::config::{LogConfig, LogFormat};
 
 /// Installs the global log subscriber; `RUST_LOG` overrides the configured filter.
 pub fn init_logs(config: &LogConfig) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // A second call (tests start several services) keeps the first subscriber.
     let _ = match config.format {
         LogFormat::Human => builder.try_init(),
@@ -62,19 +66,49 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("revshare");
         let http_requests = Family::<RouteLabels, Counter>::default();
         let http_duration = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+            Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ])
         });
         let picks = Family::<OutcomeLabels, Counter>::default();
         let wallet_documents = Family::<OutcomeLabels, Counter>::default();
         let communities = Gauge::default();
         let snapshot_swaps = Counter::default();
-        registry.register("http_requests", "HTTP requests answered", http_requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency", http_duration.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests answered",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            http_duration.clone(),
+        );
         registry.register("picks", "Wallets picked, by split component", picks.clone());
-        registry.register("wallet_documents", "Wallet-address document look-ups", wallet_documents.clone());
-        registry.register("communities", "Communities held in memory", communities.clone());
-        registry.register("snapshot_swaps", "Selection snapshots swapped after a change", snapshot_swaps.clone());
-        Metrics { registry, http_requests, http_duration, picks, wallet_documents, communities, snapshot_swaps }
+        registry.register(
+            "wallet_documents",
+            "Wallet-address document look-ups",
+            wallet_documents.clone(),
+        );
+        registry.register(
+            "communities",
+            "Communities held in memory",
+            communities.clone(),
+        );
+        registry.register(
+            "snapshot_swaps",
+            "Selection snapshots swapped after a change",
+            snapshot_swaps.clone(),
+        );
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            picks,
+            wallet_documents,
+            communities,
+            snapshot_swaps,
+        }
     }
 }
 
@@ -89,6 +123,10 @@ impl Metrics {
 
     /// Counts one occurrence of an outcome in a family.
     pub fn count(family: &Family<OutcomeLabels, Counter>, outcome: &str) {
-        family.get_or_create(&OutcomeLabels { outcome: outcome.to_string() }).inc();
+        family
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
 }

@@ -61,8 +61,12 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
 pub async fn serve(config: Config) -> Result<(), AppError> {
     let addr = config.listen;
     let state = build_state(config).await?;
-    let listener = TcpListener::bind(addr).await.map_err(|source| AppError::Listen { addr, source })?;
-    let local = listener.local_addr().map_err(|source| AppError::Listen { addr, source })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Listen { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| AppError::Listen { addr, source })?;
     tracing::info!(address = %local, "listening");
     let store = state.store.clone();
     axum::serve(listener, router(state))

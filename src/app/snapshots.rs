@@ -47,7 +47,10 @@ impl Snapshots {
                 (live.community.slug.clone(), Arc::new(live))
             })
             .collect();
-        Ok(Snapshots { current: ArcSwap::from_pointee(map), rebuild: Mutex::new(()) })
+        Ok(Snapshots {
+            current: ArcSwap::from_pointee(map),
+            rebuild: Mutex::new(()),
+        })
     }
 
     /// The community's current snapshot, without waiting on anything.
@@ -66,7 +69,11 @@ impl Snapshots {
     }
 
     /// Re-reads one community from the store and swaps its snapshot in.
-    pub async fn refresh(&self, store: &Store, row: &CommunityRow) -> Result<Arc<LiveCommunity>, StoreError> {
+    pub async fn refresh(
+        &self,
+        store: &Store,
+        row: &CommunityRow,
+    ) -> Result<Arc<LiveCommunity>, StoreError> {
         let _guard = self.rebuild.lock().await;
         let config = store.community_config(row.id).await?;
         let live = Arc::new(LiveCommunity {

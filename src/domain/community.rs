@@ -3,12 +3,12 @@
 
 use serde::Serialize;
 
+use super::Timestamp;
 use super::name::{CommunitySlug, MemberId, PoolName, TopicId};
 use super::pool::PoolVersion;
 use super::split::SplitVersion;
 use super::topic::TopicFacts;
 use super::wallet::WalletAddress;
-use super::Timestamp;
 
 /// A community that runs the service beside its Discourse or Loomio.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -67,8 +67,7 @@ macro_rules! name_type {
 fn is_slug(s: &str) -> bool {
     let first = s.as_bytes()[0];
     (first.is_ascii_lowercase() || first.is_ascii_digit())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
@@ -164,7 +163,10 @@ mod tests {
     fn slugs_accept_lower_case_and_refuse_the_rest() {
         assert!(CommunitySlug::parse("my-forum_2").is_ok());
         for bad in ["", "My", "-x", "a/b", "a b", &"x".repeat(64)] {
-            assert!(CommunitySlug::parse(bad).is_err(), "`{bad}` should be refused");
+            assert!(
+                CommunitySlug::parse(bad).is_err(),
+                "`{bad}` should be refused"
+            );
         }
     }
 

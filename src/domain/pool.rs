@@ -76,7 +76,9 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PoolError {
     /// One wallet, perhaps spelled two ways, appears twice.
-    #[error("entries {first} and {second} name the same wallet {wallet}; a pool holds a wallet once")]
+    #[error(
+        "entries {first} and {second} name the same wallet {wallet}; a pool holds a wallet once"
+    )]
     DuplicateWallet {
         /// The wallet in normal form.
         wallet: WalletAddress,
@@ -168,9 +170,19 @@ mod tests {
 
     #[test]
     fn two_spellings_of_one_wallet_cannot_share_a_pool() {
-        let err = Pool::new(vec![entry("$example.com", 1), entry("https://EXAMPLE.com/", 2)])
-            .unwrap_err();
-        assert!(matches!(err, PoolError::DuplicateWallet { first: 0, second: 1, .. }));
+        let err = Pool::new(vec![
+            entry("$example.com", 1),
+            entry("https://EXAMPLE.com/", 2),
+        ])
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            PoolError::DuplicateWallet {
+                first: 0,
+                second: 1,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -146,8 +146,14 @@ mod tests {
     fn a_tag_routed_twice_is_refused() {
         let rules = SplitRules {
             tag_routes: vec![
-                TagRoute { tag: tag("dev"), pool: pool("dev") },
-                TagRoute { tag: tag("dev"), pool: pool("support") },
+                TagRoute {
+                    tag: tag("dev"),
+                    pool: pool("dev"),
+                },
+                TagRoute {
+                    tag: tag("dev"),
+                    pool: pool("support"),
+                },
             ],
             ..SplitRules::default()
         };
@@ -158,12 +164,21 @@ mod tests {
     fn the_first_matching_route_wins_and_default_takes_the_rest() {
         let rules = SplitRules {
             tag_routes: vec![
-                TagRoute { tag: tag("dev"), pool: pool("dev") },
-                TagRoute { tag: tag("support"), pool: pool("support") },
+                TagRoute {
+                    tag: tag("dev"),
+                    pool: pool("dev"),
+                },
+                TagRoute {
+                    tag: tag("support"),
+                    pool: pool("support"),
+                },
             ],
             ..SplitRules::default()
         };
-        assert_eq!(rules.pool_for_tags(&[tag("support"), tag("dev")]), &pool("dev"));
+        assert_eq!(
+            rules.pool_for_tags(&[tag("support"), tag("dev")]),
+            &pool("dev")
+        );
         assert_eq!(rules.pool_for_tags(&[tag("support")]), &pool("support"));
         assert_eq!(rules.pool_for_tags(&[tag("news")]), &pool("default"));
     }

@@ -256,7 +256,10 @@ mod tests {
             "https://ilp.interledger-test.dev/alice",
         ),
         ("$wallet.example/a/b%20c", "https://wallet.example/a/b%20c"),
-        ("$xn--bcher-kva.example/k", "https://xn--bcher-kva.example/k"),
+        (
+            "$xn--bcher-kva.example/k",
+            "https://xn--bcher-kva.example/k",
+        ),
         ("  $example.com/bob  ", "https://example.com/bob"),
     ];
 
@@ -295,8 +298,8 @@ mod tests {
     #[test]
     fn invalid_pointers_name_the_rule_they_break() {
         for (input, rule) in INVALID {
-            let err = WalletAddress::parse(input)
-                .expect_err(&format!("`{input}` should be refused"));
+            let err =
+                WalletAddress::parse(input).expect_err(&format!("`{input}` should be refused"));
             assert_eq!(err.rule(), *rule, "rule broken by `{input}`: {err}");
         }
     }

@@ -27,9 +27,14 @@ use crate::select::PickContext;
 const MAX_NOTE_CHARS: usize = 500;
 
 /// Lets a request through only with `Authorization: Bearer <admin token>`.
-pub async fn require_admin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn require_admin(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(expected) = state.config.admin_token.as_ref() else {
-        return Problem::new(ProblemKind::AdminDisabled, "no admin token is configured").into_response();
+        return Problem::new(ProblemKind::AdminDisabled, "no admin token is configured")
+            .into_response();
     };
     let presented = request
         .headers()
@@ -42,7 +47,11 @@ pub async fn require_admin(State(state): State<AppState>, request: Request, next
         .ct_eq(&Sha256::digest(expected.expose_secret().as_bytes()))
         .into();
     if presented.is_empty() || !matches {
-        return Problem::new(ProblemKind::Unauthorized, "a valid admin bearer token is required").into_response();
+        return Problem::new(
+            ProblemKind::Unauthorized,
+            "a valid admin bearer token is required",
+        )
+        .into_response();
     }
     next.run(request).await
 }
@@ -56,8 +65,15 @@ fn bootstrap(note: Option<String>) -> Cause {
 }
 
 fn check_note(note: &Option<String>, errors: &mut Vec<FieldError>) {
-    if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
-        errors.push(FieldError::new("note", "max-length", format!("must be at most {MAX_NOTE_CHARS} characters")));
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+    {
+        errors.push(FieldError::new(
+            "note",
+            "max-length",
+            format!("must be at most {MAX_NOTE_CHARS} characters"),
+        ));
     }
 }
 
@@ -80,10 +96,16 @@ pub async fn create_community(
     JsonBody(body): JsonBody<NewCommunity>,
 ) -> Result<impl IntoResponse, Problem> {
     let mut errors = Vec::new();
-    let slug = CommunitySlug::parse(&body.slug).map_err(|e| errors.push(FieldError::name("slug", &e))).ok();
+    let slug = CommunitySlug::parse(&body.slug)
+        .map_err(|e| errors.push(FieldError::name("slug", &e)))
+        .ok();
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        errors.push(FieldError::new("name", "valid-name", "must be 1 to 200 characters without control characters"));
+        errors.push(FieldError::new(
+            "name",
+            "valid-name",
+            "must be 1 to 200 characters without control characters",
+        ));
     }
     let Some(slug) = slug.filter(|_| errors.is_empty()) else {
         return Err(Problem::invalid_fields(errors));
@@ -152,7 +174,12 @@ fn parse_pool(input: PoolInput) -> Result<(Pool, Option<String>), Problem> {
             .ok()
             .flatten();
         if let (Some(wallet), Some(weight)) = (wallet, weight) {
-            entries.push(Entry { wallet, weight, label, member });
+            entries.push(Entry {
+                wallet,
+                weight,
+                label,
+                member,
+            });
         }
     }
     if !errors.is_empty() {
@@ -186,10 +213,17 @@ pub async fn put_pool(
     let live = live(&state, names.community())?;
     let (pool, note) = parse_pool(body)?;
     let name = names.pool();
-    if let Some(current) = live.snapshot.pool(name).filter(|current| current.pool == pool) {
+    if let Some(current) = live
+        .snapshot
+        .pool(name)
+        .filter(|current| current.pool == pool)
+    {
         return Ok(Json(PoolView::new(name, current)));
     }
-    let version = state.store.append_pool_version(live.id, name, &pool, &bootstrap(note), now()).await?;
+    let version = state
+        .store
+        .append_pool_version(live.id, name, &pool, &bootstrap(note), now())
+        .await?;
     refresh(&state, live.id, &live.community).await?;
     tracing::info!(community = %live.community.slug, pool = %name, version = version.version, "pool changed");
     Ok(Json(PoolView::new(name, &version)))
@@ -210,19 +244,34 @@ pub async fn put_splits(
     // Parse the note apart so that `deny_unknown_fields` on the rules still catches typos.
     let mut object = match body {
         serde_json::Value::Object(object) => object,
-        _ => return Err(Problem::invalid_fields(vec![FieldError::new("(body)", "schema", "must be a JSON object")])),
+        _ => {
+            return Err(Problem::invalid_fields(vec![FieldError::new(
+                "(body)",
+                "schema",
+                "must be a JSON object",
+            )]));
+        }
     };
     let note = match object.remove("note") {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(note)) => Some(note),
-        Some(_) => return Err(Problem::invalid_fields(vec![FieldError::new("note", "schema", "must be a string")])),
+        Some(_) => {
+            return Err(Problem::invalid_fields(vec![FieldError::new(
+                "note",
+                "schema",
+                "must be a string",
+            )]));
+        }
     };
-    let rules: SplitRules = super::extract::parse_json(&serde_json::to_vec(&object).expect("a map serialises"))?;
+    let rules: SplitRules =
+        super::extract::parse_json(&serde_json::to_vec(&object).expect("a map serialises"))?;
     let mut errors = Vec::new();
     check_note(&note, &mut errors);
     if let Err(e) = rules.validate() {
         let (field, rule) = match e {
-            SplitError::SharesOverHundredPercent { .. } => ("participants_bps", "sum-at-most-10000"),
+            SplitError::SharesOverHundredPercent { .. } => {
+                ("participants_bps", "sum-at-most-10000")
+            }
             SplitError::DuplicateTag(_) => ("tag_routes", "unique-tag"),
         };
         errors.push(FieldError::new(field, rule, e));
@@ -236,7 +285,10 @@ pub async fn put_splits(
         let last = history.last().expect("a split version exists");
         return Ok(Json(SplitView::new(last)));
     }
-    let version = state.store.append_split_version(live.id, &rules, &bootstrap(note), now()).await?;
+    let version = state
+        .store
+        .append_split_version(live.id, &rules, &bootstrap(note), now())
+        .await?;
     refresh(&state, live.id, &live.community).await?;
     tracing::info!(community = %live.community.slug, version = version.version, "split rules changed");
     Ok(Json(SplitView::new(&version)))
@@ -266,7 +318,10 @@ pub async fn put_member(
         .map(|w| WalletAddress::parse(&w))
         .transpose()
         .map_err(|e| Problem::invalid_fields(vec![FieldError::pointer("wallet", &e)]))?;
-    state.store.set_member_wallet(live.id, names.member(), wallet.as_ref(), now()).await?;
+    state
+        .store
+        .set_member_wallet(live.id, names.member(), wallet.as_ref(), now())
+        .await?;
     refresh(&state, live.id, &live.community).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -297,29 +352,48 @@ pub async fn put_topic(
 ) -> Result<Json<super::views::TopicView>, Problem> {
     let live = live(&state, names.community())?;
     let mut errors = Vec::new();
-    let author = MemberId::parse(&body.author).map_err(|e| errors.push(FieldError::name("author", &e))).ok();
+    let author = MemberId::parse(&body.author)
+        .map_err(|e| errors.push(FieldError::name("author", &e)))
+        .ok();
     let participants: Vec<MemberId> = body
         .participants
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| MemberId::parse(p).map_err(|e| errors.push(FieldError::name(format!("participants[{i}]"), &e))).ok())
+        .filter_map(|(i, p)| {
+            MemberId::parse(p)
+                .map_err(|e| errors.push(FieldError::name(format!("participants[{i}]"), &e)))
+                .ok()
+        })
         .collect();
     let tags: Vec<Tag> = body
         .tags
         .iter()
         .enumerate()
-        .filter_map(|(i, t)| Tag::parse(t).map_err(|e| errors.push(FieldError::name(format!("tags[{i}]"), &e))).ok())
+        .filter_map(|(i, t)| {
+            Tag::parse(t)
+                .map_err(|e| errors.push(FieldError::name(format!("tags[{i}]"), &e)))
+                .ok()
+        })
         .collect();
     let Some(author) = author.filter(|_| errors.is_empty()) else {
         return Err(Problem::invalid_fields(errors));
     };
-    let facts = TopicFacts { author, participants, tags };
+    let facts = TopicFacts {
+        author,
+        participants,
+        tags,
+    };
     let topic = names.topic();
     state.store.put_topic(live.id, topic, &facts, now()).await?;
     let live = refresh(&state, live.id, &live.community).await?;
     let plan = live.snapshot.topic_plan(topic);
     let shares = live.snapshot.distribution(PickContext::Topic(topic))?;
-    Ok(Json(super::views::TopicView::new(topic.as_str(), true, &plan, &shares)))
+    Ok(Json(super::views::TopicView::new(
+        topic.as_str(),
+        true,
+        &plan,
+        &shares,
+    )))
 }
 
 async fn refresh(
@@ -327,7 +401,10 @@ async fn refresh(
     id: i64,
     community: &crate::domain::Community,
 ) -> Result<std::sync::Arc<crate::app::LiveCommunity>, Problem> {
-    let row = crate::store::CommunityRow { id, community: community.clone() };
+    let row = crate::store::CommunityRow {
+        id,
+        community: community.clone(),
+    };
     let live = state.snapshots.refresh(&state.store, &row).await?;
     state.metrics.snapshot_swaps.inc();
     Ok(live)

@@ -38,13 +38,15 @@ where
                 "send the body with `Content-Type: application/json`",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(ProblemKind::PayloadTooLarge, e.body_text())
-            } else {
-                Problem::new(ProblemKind::MalformedJson, e.body_text())
-            }
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e: BytesRejection| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Problem::new(ProblemKind::PayloadTooLarge, e.body_text())
+                } else {
+                    Problem::new(ProblemKind::MalformedJson, e.body_text())
+                }
+            })?;
         parse_json(&bytes).map(JsonBody)
     }
 }
@@ -57,16 +59,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => Problem::invalid_fields(vec![FieldError::new(
-                if path == "." { "(body)".to_string() } else { path },
+                if path == "." {
+                    "(body)".to_string()
+                } else {
+                    path
+                },
                 "schema",
                 inner,
             )]),
-            _ => Problem::new(ProblemKind::MalformedJson, format!("the body is not valid JSON: {inner}")),
+            _ => Problem::new(
+                ProblemKind::MalformedJson,
+                format!("the body is not valid JSON: {inner}"),
+            ),
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|e| Problem::new(ProblemKind::MalformedJson, format!("trailing characters after the JSON value: {e}")))?;
+    deserializer.end().map_err(|e| {
+        Problem::new(
+            ProblemKind::MalformedJson,
+            format!("trailing characters after the JSON value: {e}"),
+        )
+    })?;
     Ok(value)
 }
 
@@ -95,7 +107,9 @@ pub struct PathNames {
 impl PathNames {
     /// The community segment, which every route that extracts this has.
     pub fn community(&self) -> &CommunitySlug {
-        self.community.as_ref().expect("the route has a {community} segment")
+        self.community
+            .as_ref()
+            .expect("the route has a {community} segment")
     }
     /// The pool segment.
     pub fn pool(&self) -> &PoolName {
@@ -103,11 +117,15 @@ impl PathNames {
     }
     /// The topic segment.
     pub fn topic(&self) -> &TopicId {
-        self.topic.as_ref().expect("the route has a {topic} segment")
+        self.topic
+            .as_ref()
+            .expect("the route has a {topic} segment")
     }
     /// The member segment.
     pub fn member(&self) -> &MemberId {
-        self.member.as_ref().expect("the route has a {member} segment")
+        self.member
+            .as_ref()
+            .expect("the route has a {member} segment")
     }
 }
 
@@ -115,16 +133,19 @@ impl<S: Send + Sync> FromRequestParts<S> for PathNames {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(raw) = axum::extract::Path::<RawPath>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| Problem::new(ProblemKind::InvalidParameter, e.body_text()))?;
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<RawPath>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| Problem::new(ProblemKind::InvalidParameter, e.body_text()))?;
         fn parse<T>(
             field: &str,
             value: Option<String>,
             parse: fn(&str) -> Result<T, crate::domain::NameError>,
         ) -> Result<Option<T>, Problem> {
             value
-                .map(|v| parse(&v).map_err(|e| Problem::invalid_parameter(FieldError::name(field, &e))))
+                .map(|v| {
+                    parse(&v).map_err(|e| Problem::invalid_parameter(FieldError::name(field, &e)))
+                })
                 .transpose()
         }
         Ok(PathNames {
@@ -159,8 +180,12 @@ mod tests {
 
     #[test]
     fn shape_errors_name_the_field() {
-        let problem = parse_json::<Body>(br#"{"entries": [{"weight": 1}, {"weight": "x"}]}"#).unwrap_err();
+        let problem =
+            parse_json::<Body>(br#"{"entries": [{"weight": 1}, {"weight": "x"}]}"#).unwrap_err();
         assert_eq!(problem.kind(), ProblemKind::InvalidField);
-        assert!(format!("{problem:?}").contains("entries[1].weight"), "{problem:?}");
+        assert!(
+            format!("{problem:?}").contains("entries[1].weight"),
+            "{problem:?}"
+        );
     }
 }

@@ -53,10 +53,12 @@ pub struct AppState {
 
 /// The community's live snapshot, or a 404 problem.
 pub fn live(state: &AppState, slug: &CommunitySlug) -> Result<Arc<LiveCommunity>, Problem> {
-    state
-        .snapshots
-        .get(slug)
-        .ok_or_else(|| Problem::new(ProblemKind::UnknownCommunity, format!("no community `{slug}`")))
+    state.snapshots.get(slug).ok_or_else(|| {
+        Problem::new(
+            ProblemKind::UnknownCommunity,
+            format!("no community `{slug}`"),
+        )
+    })
 }
 
 #[derive(OpenApi)]
@@ -76,7 +78,10 @@ struct AdminSecurity;
 impl Modify for AdminSecurity {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("admin_token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -86,7 +91,9 @@ pub fn router(state: AppState) -> Router {
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
         .allow_headers(Any)
-        .expose_headers([axum::http::HeaderName::from_static(monetization::CHOSEN_WALLET_HEADER)]);
+        .expose_headers([axum::http::HeaderName::from_static(
+            monetization::CHOSEN_WALLET_HEADER,
+        )]);
     let public = OpenApiRouter::new()
         .routes(routes!(public::community))
         .routes(routes!(public::pool))
@@ -106,7 +113,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(admin::put_splits))
         .routes(routes!(admin::put_member))
         .routes(routes!(admin::put_topic))
-        .layer(middleware::from_fn_with_state(state.clone(), admin::require_admin))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_admin,
+        ))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(public)
@@ -117,13 +127,41 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/problems/{slug}", get(ops::problem_page))
-        .route("/openapi.json", get(move || async move { axum::Json(openapi.as_ref().clone()) }))
-        .route_layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .route(
+            "/openapi.json",
+            get(move || async move { axum::Json(openapi.as_ref().clone()) }),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
         .fallback(|| async { Problem::new(ProblemKind::NotFound, "no route matches this path") })
-        .method_not_allowed_fallback(|| async {
-            Problem::new(ProblemKind::MethodNotAllowed, "this path does not accept this method")
-        })
+        .layer(middleware::map_response(method_not_allowed_as_problem))
         .with_state(state)
+}
+
+/// Turns axum's bare 405 into problem details, keeping its `Allow` header. Done outside the
+/// routes so that each route's own 405 stays behind its layers (CORS answers preflights first).
+async fn method_not_allowed_as_problem(response: Response) -> Response {
+    if response.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED
+        || response
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let allow = response.headers().get(axum::http::header::ALLOW).cloned();
+    let mut problem = Problem::new(
+        ProblemKind::MethodNotAllowed,
+        "this path does not accept this method",
+    )
+    .into_response();
+    if let Some(allow) = allow {
+        problem
+            .headers_mut()
+            .insert(axum::http::header::ALLOW, allow);
+    }
+    problem
 }
 
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -134,8 +172,16 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let response = next.run(request).await.into_response();
-    let labels = RouteLabels { method, route, status: response.status().as_u16() };
-    state.metrics.http_duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    let labels = RouteLabels {
+        method,
+        route,
+        status: response.status().as_u16(),
+    };
+    state
+        .metrics
+        .http_duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
     state.metrics.http_requests.get_or_create(&labels).inc();
     response
 }

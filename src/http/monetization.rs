@@ -24,7 +24,10 @@ pub const CHOSEN_WALLET_HEADER: &str = "x-revshare-wallet";
     responses((status = 200, description = "The chosen wallet's wallet-address document", content_type = "application/json"),
               (status = 302, description = "Redirect to the chosen wallet address (redirect mode)"),
               (status = 404), (status = 409), (status = 502)))]
-pub async fn wallet_for_community(State(state): State<AppState>, names: PathNames) -> Result<Response, Problem> {
+pub async fn wallet_for_community(
+    State(state): State<AppState>,
+    names: PathNames,
+) -> Result<Response, Problem> {
     answer(&state, &names, PickContext::Default).await
 }
 
@@ -33,7 +36,10 @@ pub async fn wallet_for_community(State(state): State<AppState>, names: PathName
     params(("community" = String, Path), ("pool" = String, Path)),
     responses((status = 200, description = "The chosen wallet's wallet-address document", content_type = "application/json"),
               (status = 302), (status = 404), (status = 409), (status = 502)))]
-pub async fn wallet_for_pool(State(state): State<AppState>, names: PathNames) -> Result<Response, Problem> {
+pub async fn wallet_for_pool(
+    State(state): State<AppState>,
+    names: PathNames,
+) -> Result<Response, Problem> {
     answer(&state, &names, PickContext::Pool(names.pool())).await
 }
 
@@ -42,18 +48,29 @@ pub async fn wallet_for_pool(State(state): State<AppState>, names: PathNames) ->
     params(("community" = String, Path), ("topic" = String, Path)),
     responses((status = 200, description = "The chosen wallet's wallet-address document", content_type = "application/json"),
               (status = 302), (status = 404), (status = 409), (status = 502)))]
-pub async fn wallet_for_topic(State(state): State<AppState>, names: PathNames) -> Result<Response, Problem> {
+pub async fn wallet_for_topic(
+    State(state): State<AppState>,
+    names: PathNames,
+) -> Result<Response, Problem> {
     answer(&state, &names, PickContext::Topic(names.topic())).await
 }
 
-async fn answer(state: &AppState, names: &PathNames, context: PickContext<'_>) -> Result<Response, Problem> {
+async fn answer(
+    state: &AppState,
+    names: &PathNames,
+    context: PickContext<'_>,
+) -> Result<Response, Problem> {
     let live = live(state, names.community())?;
     let wallet = {
         let pick = live.snapshot.pick(context, &mut rand::rng())?;
-        Metrics::count(&state.metrics.picks, &format!("{:?}", pick.component).to_lowercase());
+        Metrics::count(
+            &state.metrics.picks,
+            &format!("{:?}", pick.component).to_lowercase(),
+        );
         pick.wallet.clone()
     };
-    let chosen = HeaderValue::from_str(wallet.as_str()).expect("a wallet address is ASCII without controls");
+    let chosen =
+        HeaderValue::from_str(wallet.as_str()).expect("a wallet address is ASCII without controls");
     let mut response = match state.config.monetization.answer {
         MonetizationAnswer::Redirect => {
             (StatusCode::FOUND, [(header::LOCATION, chosen.clone())]).into_response()

@@ -79,22 +79,102 @@ impl ProblemKind {
     pub fn describe(self) -> (&'static str, StatusCode, &'static str, &'static str) {
         use ProblemKind::*;
         match self {
-            NotFound => ("not-found", StatusCode::NOT_FOUND, "Not found", "No resource lives at this path. /openapi.json lists the routes."),
-            MethodNotAllowed => ("method-not-allowed", StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", "The path exists, but not for this HTTP method."),
-            UnknownCommunity => ("unknown-community", StatusCode::NOT_FOUND, "Unknown community", "No community with this slug is registered on this service."),
-            UnknownPool => ("unknown-pool", StatusCode::NOT_FOUND, "Unknown pool", "The community has no pool with this name."),
-            MalformedJson => ("malformed-json", StatusCode::BAD_REQUEST, "Malformed JSON", "The request body is not well-formed JSON; the detail gives the line and column."),
-            UnsupportedMediaType => ("unsupported-media-type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type", "Send the body as `Content-Type: application/json`."),
-            PayloadTooLarge => ("payload-too-large", StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", "The request body is larger than this route accepts."),
-            InvalidField => ("invalid-field", StatusCode::UNPROCESSABLE_ENTITY, "Invalid field", "One or more fields broke a rule; `errors` names each field and the rule it broke."),
-            InvalidParameter => ("invalid-parameter", StatusCode::BAD_REQUEST, "Invalid parameter", "A path segment or query parameter broke a rule; `errors` names it."),
-            Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED, "Unauthorized", "Admin routes need `Authorization: Bearer <admin token>`."),
-            AdminDisabled => ("admin-disabled", StatusCode::FORBIDDEN, "Admin API disabled", "No admin token is configured: set `admin_token` or REVSHARE_ADMIN_TOKEN to enable the admin routes."),
-            Conflict => ("conflict", StatusCode::CONFLICT, "Conflict", "The resource exists already, or another change was recorded at the same time; read it and try again."),
-            NothingToPick => ("nothing-to-pick", StatusCode::CONFLICT, "Nothing to pick", "The pool this context draws from has no entries, and no member share applies."),
-            WalletUnreachable => ("wallet-unreachable", StatusCode::BAD_GATEWAY, "Wallet unreachable", "The chosen wallet's wallet-address document could not be fetched or is not valid."),
-            Unavailable => ("unavailable", StatusCode::SERVICE_UNAVAILABLE, "Service unavailable", "A dependency (the database) does not answer."),
-            Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR, "Internal error", "Something unexpected failed; it was logged."),
+            NotFound => (
+                "not-found",
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "No resource lives at this path. /openapi.json lists the routes.",
+            ),
+            MethodNotAllowed => (
+                "method-not-allowed",
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed",
+                "The path exists, but not for this HTTP method.",
+            ),
+            UnknownCommunity => (
+                "unknown-community",
+                StatusCode::NOT_FOUND,
+                "Unknown community",
+                "No community with this slug is registered on this service.",
+            ),
+            UnknownPool => (
+                "unknown-pool",
+                StatusCode::NOT_FOUND,
+                "Unknown pool",
+                "The community has no pool with this name.",
+            ),
+            MalformedJson => (
+                "malformed-json",
+                StatusCode::BAD_REQUEST,
+                "Malformed JSON",
+                "The request body is not well-formed JSON; the detail gives the line and column.",
+            ),
+            UnsupportedMediaType => (
+                "unsupported-media-type",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported media type",
+                "Send the body as `Content-Type: application/json`.",
+            ),
+            PayloadTooLarge => (
+                "payload-too-large",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Payload too large",
+                "The request body is larger than this route accepts.",
+            ),
+            InvalidField => (
+                "invalid-field",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid field",
+                "One or more fields broke a rule; `errors` names each field and the rule it broke.",
+            ),
+            InvalidParameter => (
+                "invalid-parameter",
+                StatusCode::BAD_REQUEST,
+                "Invalid parameter",
+                "A path segment or query parameter broke a rule; `errors` names it.",
+            ),
+            Unauthorized => (
+                "unauthorized",
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "Admin routes need `Authorization: Bearer <admin token>`.",
+            ),
+            AdminDisabled => (
+                "admin-disabled",
+                StatusCode::FORBIDDEN,
+                "Admin API disabled",
+                "No admin token is configured: set `admin_token` or REVSHARE_ADMIN_TOKEN to enable the admin routes.",
+            ),
+            Conflict => (
+                "conflict",
+                StatusCode::CONFLICT,
+                "Conflict",
+                "The resource exists already, or another change was recorded at the same time; read it and try again.",
+            ),
+            NothingToPick => (
+                "nothing-to-pick",
+                StatusCode::CONFLICT,
+                "Nothing to pick",
+                "The pool this context draws from has no entries, and no member share applies.",
+            ),
+            WalletUnreachable => (
+                "wallet-unreachable",
+                StatusCode::BAD_GATEWAY,
+                "Wallet unreachable",
+                "The chosen wallet's wallet-address document could not be fetched or is not valid.",
+            ),
+            Unavailable => (
+                "unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service unavailable",
+                "A dependency (the database) does not answer.",
+            ),
+            Internal => (
+                "internal",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal error",
+                "Something unexpected failed; it was logged.",
+            ),
         }
     }
 
@@ -118,7 +198,11 @@ pub struct FieldError {
 impl FieldError {
     /// A field error from its parts.
     pub fn new(field: impl Into<String>, rule: impl Into<String>, detail: impl ToString) -> Self {
-        FieldError { field: field.into(), rule: rule.into(), detail: detail.to_string() }
+        FieldError {
+            field: field.into(),
+            rule: rule.into(),
+            detail: detail.to_string(),
+        }
     }
 
     /// A payment pointer that broke a rule of the syntax.
@@ -154,7 +238,11 @@ struct ProblemBody<'a> {
 impl Problem {
     /// A problem of this kind, with a detail for this occurrence.
     pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
-        Problem { kind, detail: detail.into(), errors: Vec::new() }
+        Problem {
+            kind,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
     }
 
     /// A 422 naming each field and the rule it broke.
@@ -163,7 +251,11 @@ impl Problem {
             [one] => format!("`{}` {}", one.field, one.detail),
             many => format!("{} fields broke a rule", many.len()),
         };
-        Problem { kind: ProblemKind::InvalidField, detail, errors }
+        Problem {
+            kind: ProblemKind::InvalidField,
+            detail,
+            errors,
+        }
     }
 
     /// A 400 naming the path or query parameter and the rule it broke.
@@ -194,7 +286,10 @@ impl IntoResponse for Problem {
         let json = serde_json::to_vec(&body).expect("a problem always serialises");
         let mut response = (status, json).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.kind == ProblemKind::Unauthorized {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -206,7 +301,9 @@ impl IntoResponse for Problem {
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::UnknownCommunity(_) => Problem::new(ProblemKind::UnknownCommunity, e.to_string()),
+            StoreError::UnknownCommunity(_) => {
+                Problem::new(ProblemKind::UnknownCommunity, e.to_string())
+            }
             StoreError::CommunityExists(_) | StoreError::Conflict(_) => {
                 Problem::new(ProblemKind::Conflict, e.to_string())
             }
@@ -221,7 +318,10 @@ impl From<StoreError> for Problem {
             }
             other => {
                 tracing::error!(error = %other, "store failure");
-                Problem::new(ProblemKind::Internal, "a database operation failed; it was logged")
+                Problem::new(
+                    ProblemKind::Internal,
+                    "a database operation failed; it was logged",
+                )
             }
         }
     }

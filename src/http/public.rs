@@ -13,7 +13,9 @@ use utoipa::IntoParams;
 
 use super::extract::PathNames;
 use super::problem::{FieldError, Problem, ProblemKind};
-use super::views::{CommunityView, HistoryView, PickView, PoolView, SplitView, SplitsView, TopicView};
+use super::views::{
+    CommunityView, HistoryView, PickView, PoolView, SplitView, SplitsView, TopicView,
+};
 use super::{AppState, live};
 use crate::select::PickContext;
 use crate::telemetry::Metrics;
@@ -25,7 +27,10 @@ const MAX_HISTORY_PAGE: u32 = 100;
 #[utoipa::path(get, path = "/v1/communities/{community}", tag = "public",
     params(("community" = String, Path, description = "The community's slug")),
     responses((status = 200, body = CommunityView), (status = 404, description = "Unknown community")))]
-pub async fn community(State(state): State<AppState>, names: PathNames) -> Result<Json<CommunityView>, Problem> {
+pub async fn community(
+    State(state): State<AppState>,
+    names: PathNames,
+) -> Result<Json<CommunityView>, Problem> {
     let live = live(&state, names.community())?;
     let snapshot = &live.snapshot;
     let pools = snapshot
@@ -35,7 +40,12 @@ pub async fn community(State(state): State<AppState>, names: PathNames) -> Resul
         .collect();
     let (_, splits_version) = snapshot.splits();
     let splits = match splits_version {
-        Some(_) => state.store.split_history(live.id).await?.last().map(SplitView::new),
+        Some(_) => state
+            .store
+            .split_history(live.id)
+            .await?
+            .last()
+            .map(SplitView::new),
         None => None,
     };
     Ok(Json(CommunityView::new(&live.community, pools, splits)))
@@ -45,12 +55,17 @@ pub async fn community(State(state): State<AppState>, names: PathNames) -> Resul
 #[utoipa::path(get, path = "/v1/communities/{community}/pools/{pool}", tag = "public",
     params(("community" = String, Path), ("pool" = String, Path)),
     responses((status = 200, body = PoolView), (status = 404, description = "Unknown community or pool")))]
-pub async fn pool(State(state): State<AppState>, names: PathNames) -> Result<Json<PoolView>, Problem> {
+pub async fn pool(
+    State(state): State<AppState>,
+    names: PathNames,
+) -> Result<Json<PoolView>, Problem> {
     let live = live(&state, names.community())?;
-    let version = live
-        .snapshot
-        .pool(names.pool())
-        .ok_or_else(|| Problem::new(ProblemKind::UnknownPool, format!("no pool `{}`", names.pool())))?;
+    let version = live.snapshot.pool(names.pool()).ok_or_else(|| {
+        Problem::new(
+            ProblemKind::UnknownPool,
+            format!("no pool `{}`", names.pool()),
+        )
+    })?;
     Ok(Json(PoolView::new(names.pool(), version)))
 }
 
@@ -78,7 +93,10 @@ pub async fn pool_history(
     let live = live(&state, names.community())?;
     let pool = names.pool();
     if live.snapshot.pool(pool).is_none() {
-        return Err(Problem::new(ProblemKind::UnknownPool, format!("no pool `{pool}`")));
+        return Err(Problem::new(
+            ProblemKind::UnknownPool,
+            format!("no pool `{pool}`"),
+        ));
     }
     let limit = query.limit.unwrap_or(20);
     if !(1..=MAX_HISTORY_PAGE).contains(&limit) {
@@ -99,23 +117,35 @@ pub async fn pool_history(
             )));
         }
     };
-    let versions = state.store.pool_history(live.id, pool, query.after, limit, newest_first).await?;
+    let versions = state
+        .store
+        .pool_history(live.id, pool, query.after, limit, newest_first)
+        .await?;
     let next = (versions.len() == limit as usize).then(|| {
-        let last = versions.last().expect("a full page has a last version").version;
+        let last = versions
+            .last()
+            .expect("a full page has a last version")
+            .version;
         let order = if newest_first { "desc" } else { "asc" };
         format!(
             "/v1/communities/{}/pools/{pool}/history?after={last}&limit={limit}&order={order}",
             live.community.slug
         )
     });
-    Ok(Json(HistoryView { versions: versions.iter().map(|v| PoolView::new(pool, v)).collect(), next }))
+    Ok(Json(HistoryView {
+        versions: versions.iter().map(|v| PoolView::new(pool, v)).collect(),
+        next,
+    }))
 }
 
 /// The split rules in force and every version of them.
 #[utoipa::path(get, path = "/v1/communities/{community}/splits", tag = "public",
     params(("community" = String, Path)),
     responses((status = 200, body = SplitsView), (status = 404, description = "Unknown community")))]
-pub async fn splits(State(state): State<AppState>, names: PathNames) -> Result<Json<SplitsView>, Problem> {
+pub async fn splits(
+    State(state): State<AppState>,
+    names: PathNames,
+) -> Result<Json<SplitsView>, Problem> {
     let live = live(&state, names.community())?;
     let history = state.store.split_history(live.id).await?;
     let (current, _) = live.snapshot.splits();
@@ -129,7 +159,10 @@ pub async fn splits(State(state): State<AppState>, names: PathNames) -> Result<J
 #[utoipa::path(get, path = "/v1/communities/{community}/topics/{topic}", tag = "public",
     params(("community" = String, Path), ("topic" = String, Path)),
     responses((status = 200, body = TopicView), (status = 404, description = "Unknown community")))]
-pub async fn topic(State(state): State<AppState>, names: PathNames) -> Result<Json<TopicView>, Problem> {
+pub async fn topic(
+    State(state): State<AppState>,
+    names: PathNames,
+) -> Result<Json<TopicView>, Problem> {
     let live = live(&state, names.community())?;
     let topic = names.topic();
     let plan = live.snapshot.topic_plan(topic);
@@ -203,7 +236,10 @@ fn pick(
             }
         };
         let pick = live.snapshot.pick(context, rng)?;
-        Metrics::count(&state.metrics.picks, &format!("{:?}", pick.component).to_lowercase());
+        Metrics::count(
+            &state.metrics.picks,
+            &format!("{:?}", pick.component).to_lowercase(),
+        );
         PickView::new(&pick, query.seed)
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)))

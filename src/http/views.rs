@@ -35,14 +35,22 @@ pub struct PoolSummary {
 
 impl CommunityView {
     /// The view of a live community.
-    pub fn new(community: &Community, pools: Vec<(&PoolName, &PoolVersion)>, splits: Option<SplitView>) -> Self {
+    pub fn new(
+        community: &Community,
+        pools: Vec<(&PoolName, &PoolVersion)>,
+        splits: Option<SplitView>,
+    ) -> Self {
         CommunityView {
             slug: community.slug.to_string(),
             name: community.name.clone(),
             created_at: community.created_at.to_rfc3339(),
             pools: pools
                 .into_iter()
-                .map(|(name, v)| PoolSummary { name: name.to_string(), version: v.version, entries: v.pool.entries().len() })
+                .map(|(name, v)| PoolSummary {
+                    name: name.to_string(),
+                    version: v.version,
+                    entries: v.pool.entries().len(),
+                })
                 .collect(),
             splits,
         }

@@ -78,7 +78,8 @@ impl AliasTable {
     /// right. Lets tests check exactness without sampling.
     pub fn cells_per_item(&self) -> Vec<u64> {
         let mut cells = vec![0u64; self.len()];
-        for (column, (&threshold, &alias)) in self.threshold.iter().zip(self.alias.iter()).enumerate()
+        for (column, (&threshold, &alias)) in
+            self.threshold.iter().zip(self.alias.iter()).enumerate()
         {
             cells[column] += threshold;
             cells[alias as usize] += self.total - threshold;

@@ -63,7 +63,13 @@ struct Combined {
 }
 
 impl Combined {
-    fn add(&mut self, wallet: &WalletAddress, label: Option<&Label>, member: Option<&MemberId>, weight: u128) {
+    fn add(
+        &mut self,
+        wallet: &WalletAddress,
+        label: Option<&Label>,
+        member: Option<&MemberId>,
+        weight: u128,
+    ) {
         if weight == 0 {
             return;
         }
@@ -97,7 +103,12 @@ impl Combined {
 pub fn pool_distribution(pool: &Pool) -> Vec<Share> {
     let mut combined = Combined::default();
     for entry in pool.entries() {
-        combined.add(&entry.wallet, entry.label.as_ref(), entry.member.as_ref(), u128::from(entry.weight.get()));
+        combined.add(
+            &entry.wallet,
+            entry.label.as_ref(),
+            entry.member.as_ref(),
+            u128::from(entry.weight.get()),
+        );
     }
     combined.finish()
 }
@@ -112,10 +123,20 @@ pub fn topic_distribution(plan: &TopicPlan, pool: Option<&Pool>) -> Vec<Share> {
     let total_weight = pool.map_or(1, |p| u128::from(p.total_weight()));
     let mut combined = Combined::default();
     if let Some(author) = &plan.author {
-        combined.add(&author.wallet, None, Some(&author.member), a * k * total_weight);
+        combined.add(
+            &author.wallet,
+            None,
+            Some(&author.member),
+            a * k * total_weight,
+        );
     }
     for participant in &plan.participants {
-        combined.add(&participant.wallet, None, Some(&participant.member), p * total_weight);
+        combined.add(
+            &participant.wallet,
+            None,
+            Some(&participant.member),
+            p * total_weight,
+        );
     }
     if let Some(pool) = pool {
         for entry in pool.entries() {

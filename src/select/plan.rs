@@ -71,7 +71,11 @@ impl TopicPlan {
             .collect();
         TopicPlan {
             pool: rules.pool_for_tags(&facts.tags).clone(),
-            author_bps: if author.is_some() { rules.author_bps } else { 0 },
+            author_bps: if author.is_some() {
+                rules.author_bps
+            } else {
+                0
+            },
             participants_bps: if participants.is_empty() {
                 0
             } else {
@@ -129,7 +133,11 @@ mod tests {
     #[test]
     fn an_author_without_wallet_gives_their_share_to_the_pool() {
         let wallets: HashMap<MemberId, WalletAddress> = HashMap::new();
-        let facts = TopicFacts { author: m("ann"), participants: vec![], tags: vec![] };
+        let facts = TopicFacts {
+            author: m("ann"),
+            participants: vec![],
+            tags: vec![],
+        };
         let plan = TopicPlan::new(&rules(5000, 0), &facts, |id| wallets.get(id));
         assert_eq!(plan.author_bps, 0);
         assert_eq!(plan.pool_bps(), 10_000);
@@ -150,7 +158,11 @@ mod tests {
             tags: vec![],
         };
         let plan = TopicPlan::new(&rules(0, 3000), &facts, |id| wallets.get(id));
-        let members: Vec<&str> = plan.participants.iter().map(|r| r.member.as_str()).collect();
+        let members: Vec<&str> = plan
+            .participants
+            .iter()
+            .map(|r| r.member.as_str())
+            .collect();
         assert_eq!(members, ["ann", "bob"]);
         assert_eq!(plan.component_weights(true), [0, 3000, 7000]);
         assert_eq!(plan.component_weights(false), [0, 3000, 0]);

@@ -70,7 +70,12 @@ pub struct PoolTable {
 
 impl PoolTable {
     fn new(current: PoolVersion) -> Self {
-        let weights: Vec<u64> = current.pool.entries().iter().map(|e| e.weight.get()).collect();
+        let weights: Vec<u64> = current
+            .pool
+            .entries()
+            .iter()
+            .map(|e| e.weight.get())
+            .collect();
         PoolTable {
             alias: AliasTable::new(&weights),
             current,
@@ -189,7 +194,10 @@ impl CommunitySnapshot {
         plan: &'s TopicPlan,
         rng: &mut R,
     ) -> Result<Pick<'s>, PickError> {
-        let pool_has_entries = self.pools.get(&plan.pool).is_some_and(PoolTable::has_entries);
+        let pool_has_entries = self
+            .pools
+            .get(&plan.pool)
+            .is_some_and(PoolTable::has_entries);
         let [author, participants, pool] = plan.component_weights(pool_has_entries);
         let total = author + participants + pool;
         if total == 0 {
@@ -206,7 +214,10 @@ impl CommunitySnapshot {
             splits_version: self.splits_version,
         };
         if draw < author {
-            let recipient = plan.author.as_ref().expect("a non-zero author share has a wallet");
+            let recipient = plan
+                .author
+                .as_ref()
+                .expect("a non-zero author share has a wallet");
             Ok(direct(recipient, Component::Author))
         } else if draw < author + participants {
             let recipient = &plan.participants[rng.random_range(0..plan.participants.len())];
@@ -229,7 +240,10 @@ impl CommunitySnapshot {
             PickContext::Pool(name) => Ok(pool_distribution(pool_of(name)?)),
             PickContext::Topic(topic) => {
                 let plan = self.topic_plan(topic);
-                Ok(topic_distribution(&plan, self.pools.get(&plan.pool).map(|t| &t.current.pool)))
+                Ok(topic_distribution(
+                    &plan,
+                    self.pools.get(&plan.pool).map(|t| &t.current.pool),
+                ))
             }
         }
     }

@@ -57,11 +57,12 @@ impl Store {
 
     /// The community with this slug.
     pub async fn community(&self, slug: &CommunitySlug) -> Result<CommunityRow, StoreError> {
-        let row = sqlx::query("SELECT id, slug, name, created_at_ms FROM communities WHERE slug = $1")
-            .bind(slug.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::UnknownCommunity(slug.clone()))?;
+        let row =
+            sqlx::query("SELECT id, slug, name, created_at_ms FROM communities WHERE slug = $1")
+                .bind(slug.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::UnknownCommunity(slug.clone()))?;
         community_from_row(&row)
     }
 

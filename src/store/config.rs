@@ -114,10 +114,14 @@ impl Store {
             let community_id: i64 = row.try_get("community_id")?;
             let member: String = row.try_get("member")?;
             let wallet: String = row.try_get("wallet")?;
-            configs.entry(community_id).or_default().member_wallets.push((
-                MemberId::parse(&member).map_err(|e| corrupt("member id", e))?,
-                WalletAddress::parse(&wallet).map_err(|e| corrupt("member wallet", e))?,
-            ));
+            configs
+                .entry(community_id)
+                .or_default()
+                .member_wallets
+                .push((
+                    MemberId::parse(&member).map_err(|e| corrupt("member id", e))?,
+                    WalletAddress::parse(&wallet).map_err(|e| corrupt("member wallet", e))?,
+                ));
         }
         for row in &topic_rows {
             let community_id: i64 = row.try_get("community_id")?;

@@ -116,7 +116,10 @@ impl Store {
                 })
             });
         }
-        let pool = pool_options.connect_with(options).await.map_err(connect_error)?;
+        let pool = pool_options
+            .connect_with(options)
+            .await
+            .map_err(connect_error)?;
         match backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
@@ -156,7 +159,10 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path != ":memory:" {
-        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Some(parent) = Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
                 path: path.to_string(),
                 source,
@@ -221,6 +227,9 @@ mod tests {
 
     #[test]
     fn unknown_schemes_are_refused() {
-        assert!(matches!(backend_of("mysql://x"), Err(StoreError::UnsupportedUrl(_))));
+        assert!(matches!(
+            backend_of("mysql://x"),
+            Err(StoreError::UnsupportedUrl(_))
+        ));
     }
 }

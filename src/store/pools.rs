@@ -76,7 +76,11 @@ pub(super) fn assemble(
     headers
         .into_iter()
         .map(|header| {
-            let key = (header.community_id, header.pool.as_str().to_string(), header.version);
+            let key = (
+                header.community_id,
+                header.pool.as_str().to_string(),
+                header.version,
+            );
             let entries = grouped.remove(&key).unwrap_or_default();
             let pool = Pool::new(entries).map_err(|e| corrupt("stored pool", e))?;
             Ok((header, pool))
@@ -132,7 +136,14 @@ impl Store {
                 }
                 sql.push_str(&format!(
                     "(${},${},${},${},${},${},${},${})",
-                    p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7,
+                    p + 8
                 ));
             }
             let mut query = sqlx::query(&sql);
@@ -178,7 +189,11 @@ impl Store {
         limit: u32,
         newest_first: bool,
     ) -> Result<Vec<PoolVersion>, StoreError> {
-        let (cmp, order) = if newest_first { ("<", "DESC") } else { (">", "ASC") };
+        let (cmp, order) = if newest_first {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
         let bound = after.map_or(if newest_first { i64::MAX } else { 0 }, |a| a as i64);
         let header_rows = sqlx::query(&format!(
             "SELECT community_id, pool, version, cause, recorded_at_ms FROM pool_versions \
@@ -198,7 +213,10 @@ impl Store {
         let (Some(first), Some(last)) = (headers.first(), headers.last()) else {
             return Ok(Vec::new());
         };
-        let (low, high) = (first.version.min(last.version), first.version.max(last.version));
+        let (low, high) = (
+            first.version.min(last.version),
+            first.version.max(last.version),
+        );
         let entry_rows = sqlx::query(
             "SELECT community_id, pool, version, wallet, weight, label, member FROM pool_entries \
              WHERE community_id = $1 AND pool = $2 AND version >= $3 AND version <= $4 \

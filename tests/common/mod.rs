@@ -23,7 +23,11 @@ pub async fn sqlite_db() -> TestDb {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let url = format!("sqlite://{}", dir.path().join("revshare.db").display());
     let store = Store::connect(&url).await.expect("the SQLite store opens");
-    TestDb { store, url, _dir: Some(dir) }
+    TestDb {
+        store,
+        url,
+        _dir: Some(dir),
+    }
 }
 
 /// A store on a new PostgreSQL database, or `None` when no server was given.
@@ -49,10 +53,19 @@ pub async fn postgres_db() -> Option<TestDb> {
         .execute(format!("CREATE DATABASE {name}").as_str())
         .await
         .expect("a test database can be created");
-    let base = admin_url.rsplit_once('/').expect("the URL names a database").0;
+    let base = admin_url
+        .rsplit_once('/')
+        .expect("the URL names a database")
+        .0;
     let url = format!("{base}/{name}");
-    let store = Store::connect(&url).await.expect("the PostgreSQL store opens");
-    Some(TestDb { store, url, _dir: None })
+    let store = Store::connect(&url)
+        .await
+        .expect("the PostgreSQL store opens");
+    Some(TestDb {
+        store,
+        url,
+        _dir: None,
+    })
 }
 
 /// Runs each named `async fn(TestDb)` once on SQLite and once on PostgreSQL.
@@ -77,4 +90,145 @@ macro_rules! on_both_databases {
             )*
         }
     };
+}
+
+/// The admin token every test app is configured with.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// A service built on a test database, driven in-process through its router.
+pub struct TestApp {
+    pub router: axum::Router,
+    pub state: revshare_oracle::http::AppState,
+    pub db: TestDb,
+}
+
+/// Builds the service on `db`, with the admin token set and `adjust` applied to the config.
+pub async fn app(db: TestDb, adjust: impl FnOnce(&mut revshare_oracle::config::Config)) -> TestApp {
+    let mut config = revshare_oracle::config::Config {
+        database_url: db.url.clone(),
+        admin_token: Some(ADMIN_TOKEN.to_string().into()),
+        ..Default::default()
+    };
+    adjust(&mut config);
+    let state = revshare_oracle::app::build_state(config)
+        .await
+        .expect("the service starts");
+    TestApp {
+        router: revshare_oracle::http::router(state.clone()),
+        state,
+        db,
+    }
+}
+
+/// A response as tests read it.
+pub struct Reply {
+    pub status: axum::http::StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Reply {
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem-details answer of this status and type slug; returns its JSON.
+    pub fn assert_problem(&self, status: u16, slug: &str) -> serde_json::Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        let json = self.json();
+        assert_eq!(json["type"], format!("/problems/{slug}"), "{json}");
+        assert_eq!(json["status"], status, "{json}");
+        assert!(
+            json["title"].is_string() && json["detail"].is_string(),
+            "{json}"
+        );
+        json
+    }
+}
+
+impl TestApp {
+    /// Sends a request and reads the whole answer.
+    pub async fn send(&self, request: axum::http::Request<axum::body::Body>) -> Reply {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        let (parts, body) = response.into_parts();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.collect().await.unwrap().to_bytes(),
+        }
+    }
+
+    /// A GET.
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.send(
+            axum::http::Request::get(uri)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// An admin write with a JSON body and the right token.
+    pub async fn admin(&self, method: &str, uri: &str, body: serde_json::Value) -> Reply {
+        self.send(
+            axum::http::Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Creates a community and sets its pools, asserting each step succeeds.
+    pub async fn seed(&self, slug: &str, pools: &[(&str, serde_json::Value)]) {
+        let created = self
+            .admin(
+                "POST",
+                "/v1/admin/communities",
+                serde_json::json!({"slug": slug, "name": slug}),
+            )
+            .await;
+        assert_eq!(
+            created.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&created.body)
+        );
+        for (pool, entries) in pools {
+            let put = self
+                .admin(
+                    "PUT",
+                    &format!("/v1/admin/communities/{slug}/pools/{pool}"),
+                    serde_json::json!({"entries": entries}),
+                )
+                .await;
+            assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+        }
+    }
 }

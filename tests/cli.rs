@@ -1,0 +1,166 @@
+//! The binary as an admin runs it: help on every command, clear errors with a non-zero exit, the
+//! service on its defaults, JSON logs, and a clean stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_revshare-oracle");
+
+fn run(args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_command_has_help() {
+    for (args, expect) in [
+        (vec!["--help"], "serve"),
+        (vec!["serve", "--help"], "--config"),
+        (vec!["config", "--help"], "--config"),
+    ] {
+        let (ok, stdout, _) = run(&args, &[]);
+        assert!(ok, "{args:?}");
+        assert!(stdout.contains(expect), "{args:?}: {stdout}");
+    }
+}
+
+#[test]
+fn a_bad_configuration_fails_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "listn = \"127.0.0.1:1\"\n").unwrap();
+    let (ok, _, stderr) = run(&["config", "--config", bad.to_str().unwrap()], &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("error:") && stderr.contains("listn"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run(
+        &[
+            "serve",
+            "--config",
+            dir.path().join("missing.toml").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+}
+
+#[test]
+fn config_prints_the_effective_settings_without_secrets() {
+    let (ok, stdout, _) = run(
+        &["config"],
+        &[
+            ("REVSHARE_ADMIN_TOKEN", "hunter2-admin-token"),
+            ("REVSHARE_LISTEN", "127.0.0.1:9999"),
+        ],
+    );
+    assert!(ok);
+    assert!(stdout.contains("listen = \"127.0.0.1:9999\""), "{stdout}");
+    assert!(
+        stdout.contains("database_url = \"sqlite://data/revshare.db\""),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+}
+
+#[test]
+fn an_unreachable_database_fails_without_showing_its_password() {
+    let (ok, _, stderr) = run(
+        &["serve"],
+        &[(
+            "REVSHARE_DATABASE_URL",
+            "postgres://oracle:hunter2@127.0.0.1:1/revshare",
+        )],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("cannot open database postgres://oracle:***@127.0.0.1:1/revshare"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the service did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serve_runs_on_defaults_logs_json_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("REVSHARE_LISTEN", "127.0.0.1:0")
+        .env("REVSHARE_LOG__FORMAT", "json")
+        .env("REVSHARE_ADMIN_TOKEN", "hunter2-admin-token")
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("the service logs until it listens")
+            .unwrap();
+        let entry: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        seen.push(line.clone());
+        if entry["message"] == "listening" {
+            break entry["address"].as_str().unwrap().to_string();
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let body = runtime.block_on(async {
+        reqwest::get(format!("http://{address}/healthz"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert_eq!(body, "ok");
+    assert!(
+        dir.path().join("data/revshare.db").is_file(),
+        "the SQLite file is created on first run"
+    );
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = wait_for_exit(&mut child);
+    assert!(status.success(), "a SIGTERM stop is clean: {status:?}");
+    seen.extend(lines.map_while(Result::ok));
+    assert!(seen.iter().any(|l| l.contains("\"stopped\"")), "{seen:?}");
+    assert!(
+        !seen.iter().any(|l| l.contains("hunter2")),
+        "the admin token is never logged"
+    );
+}
