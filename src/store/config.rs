@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 
+use futures_util::TryStreamExt;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::domain::{CommunityConfig, MemberId, PoolVersion, TopicId, WalletAddress};
 
-use super::pools::{assemble, header_from_row};
+use super::pools::{EntryGroups, add_entry_row, assemble, header_from_row};
 use super::splits::split_from_row;
 use super::{CommunityRow, Store, StoreError, corrupt};
 
@@ -33,6 +35,27 @@ impl Store {
             .collect())
     }
 
+    /// Runs a query, bound to the community id when filtering, and hands each row to `f` as it
+    /// arrives, so start-up holds domain values rather than every raw row at once.
+    async fn each_row(
+        &self,
+        sql: &str,
+        only: Option<i64>,
+        mut f: impl FnMut(&AnyRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let query = sqlx::query(sql);
+        // PostgreSQL refuses a bound parameter that the text does not use.
+        let query = match only {
+            Some(id) => query.bind(id),
+            None => query,
+        };
+        let mut rows = query.fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            f(&row)?;
+        }
+        Ok(())
+    }
+
     async fn load_configs(
         &self,
         only: Option<i64>,
@@ -41,61 +64,33 @@ impl Store {
             Some(_) => format!("{column} = $1"),
             None => "1 = 1".to_string(),
         };
-        // PostgreSQL refuses a bound parameter that the text does not use, so bind only when
-        // filtering.
-        let fetch = |sql: String| async move {
-            let query = sqlx::query(&sql);
-            let query = match only {
-                Some(id) => query.bind(id),
-                None => query,
-            };
-            query.fetch_all(&self.pool).await
-        };
         let current = "SELECT community_id, pool, MAX(version) AS version FROM pool_versions \
                        GROUP BY community_id, pool";
-        let header_rows = fetch(format!(
+        let mut headers = Vec::new();
+        let sql = format!(
             "SELECT v.community_id, v.pool, v.version, v.cause, v.recorded_at_ms \
              FROM pool_versions v JOIN ({current}) c \
                ON v.community_id = c.community_id AND v.pool = c.pool AND v.version = c.version \
              WHERE {} ORDER BY v.community_id, v.pool",
             filter("v.community_id")
-        ))
+        );
+        self.each_row(&sql, only, |row| {
+            headers.push(header_from_row(row)?);
+            Ok(())
+        })
         .await?;
-        let entry_rows = fetch(format!(
+        let mut groups = EntryGroups::new();
+        let sql = format!(
             "SELECT e.community_id, e.pool, e.version, e.wallet, e.weight, e.label, e.member \
              FROM pool_entries e JOIN ({current}) c \
                ON e.community_id = c.community_id AND e.pool = c.pool AND e.version = c.version \
              WHERE {} ORDER BY e.community_id, e.pool, e.position",
             filter("e.community_id")
-        ))
-        .await?;
-        let split_rows = fetch(format!(
-            "SELECT s.community_id, s.version, s.rules, s.cause, s.recorded_at_ms \
-             FROM split_versions s JOIN (SELECT community_id, MAX(version) AS version \
-               FROM split_versions GROUP BY community_id) c \
-               ON s.community_id = c.community_id AND s.version = c.version \
-             WHERE {}",
-            filter("s.community_id")
-        ))
-        .await?;
-        let member_rows = fetch(format!(
-            "SELECT community_id, member, wallet FROM members \
-             WHERE wallet IS NOT NULL AND {} ORDER BY community_id, member",
-            filter("community_id")
-        ))
-        .await?;
-        let topic_rows = fetch(format!(
-            "SELECT community_id, topic, facts FROM topics WHERE {} ORDER BY community_id, topic",
-            filter("community_id")
-        ))
-        .await?;
+        );
+        self.each_row(&sql, only, |row| add_entry_row(&mut groups, row)).await?;
 
         let mut configs: HashMap<i64, CommunityConfig> = HashMap::new();
-        let headers = header_rows
-            .iter()
-            .map(header_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        for (header, pool) in assemble(headers, &entry_rows)? {
+        for (header, pool) in assemble(headers, groups)? {
             configs.entry(header.community_id).or_default().pools.push((
                 header.pool,
                 PoolVersion {
@@ -106,24 +101,41 @@ impl Store {
                 },
             ));
         }
-        for row in &split_rows {
+        let sql = format!(
+            "SELECT s.community_id, s.version, s.rules, s.cause, s.recorded_at_ms \
+             FROM split_versions s JOIN (SELECT community_id, MAX(version) AS version \
+               FROM split_versions GROUP BY community_id) c \
+               ON s.community_id = c.community_id AND s.version = c.version \
+             WHERE {}",
+            filter("s.community_id")
+        );
+        self.each_row(&sql, only, |row| {
             let community_id: i64 = row.try_get("community_id")?;
             configs.entry(community_id).or_default().splits = Some(split_from_row(row)?);
-        }
-        for row in &member_rows {
+            Ok(())
+        })
+        .await?;
+        let sql = format!(
+            "SELECT community_id, member, wallet FROM members \
+             WHERE wallet IS NOT NULL AND {} ORDER BY community_id, member",
+            filter("community_id")
+        );
+        self.each_row(&sql, only, |row| {
             let community_id: i64 = row.try_get("community_id")?;
             let member: String = row.try_get("member")?;
             let wallet: String = row.try_get("wallet")?;
-            configs
-                .entry(community_id)
-                .or_default()
-                .member_wallets
-                .push((
-                    MemberId::parse(&member).map_err(|e| corrupt("member id", e))?,
-                    WalletAddress::parse(&wallet).map_err(|e| corrupt("member wallet", e))?,
-                ));
-        }
-        for row in &topic_rows {
+            configs.entry(community_id).or_default().member_wallets.push((
+                MemberId::parse(&member).map_err(|e| corrupt("member id", e))?,
+                WalletAddress::parse(&wallet).map_err(|e| corrupt("member wallet", e))?,
+            ));
+            Ok(())
+        })
+        .await?;
+        let sql = format!(
+            "SELECT community_id, topic, facts FROM topics WHERE {} ORDER BY community_id, topic",
+            filter("community_id")
+        );
+        self.each_row(&sql, only, |row| {
             let community_id: i64 = row.try_get("community_id")?;
             let topic: String = row.try_get("topic")?;
             let facts: String = row.try_get("facts")?;
@@ -131,7 +143,9 @@ impl Store {
                 TopicId::parse(&topic).map_err(|e| corrupt("topic id", e))?,
                 serde_json::from_str(&facts).map_err(|e| corrupt("topic facts", e))?,
             ));
-        }
+            Ok(())
+        })
+        .await?;
         Ok(configs)
     }
 }

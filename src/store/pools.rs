@@ -58,21 +58,26 @@ pub(super) fn entry_from_row(row: &AnyRow) -> Result<Entry, StoreError> {
     })
 }
 
-/// Attaches entries (ordered by key, then position) to their version headers.
+/// Entries grouped by (community id, pool, version), each group in position order.
+pub(super) type EntryGroups = BTreeMap<(i64, String, u64), Vec<Entry>>;
+
+/// Adds one entry row (rows come ordered by key, then position) to its group.
+pub(super) fn add_entry_row(groups: &mut EntryGroups, row: &AnyRow) -> Result<(), StoreError> {
+    let community_id: i64 = row.try_get("community_id")?;
+    let pool: String = row.try_get("pool")?;
+    let version: i64 = row.try_get("version")?;
+    groups
+        .entry((community_id, pool, version as u64))
+        .or_default()
+        .push(entry_from_row(row)?);
+    Ok(())
+}
+
+/// Attaches the grouped entries to their version headers.
 pub(super) fn assemble(
     headers: Vec<VersionHeader>,
-    entry_rows: &[AnyRow],
+    mut groups: EntryGroups,
 ) -> Result<Vec<(VersionHeader, Pool)>, StoreError> {
-    let mut grouped: BTreeMap<(i64, String, u64), Vec<Entry>> = BTreeMap::new();
-    for row in entry_rows {
-        let community_id: i64 = row.try_get("community_id")?;
-        let pool: String = row.try_get("pool")?;
-        let version: i64 = row.try_get("version")?;
-        grouped
-            .entry((community_id, pool, version as u64))
-            .or_default()
-            .push(entry_from_row(row)?);
-    }
     headers
         .into_iter()
         .map(|header| {
@@ -81,7 +86,7 @@ pub(super) fn assemble(
                 header.pool.as_str().to_string(),
                 header.version,
             );
-            let entries = grouped.remove(&key).unwrap_or_default();
+            let entries = groups.remove(&key).unwrap_or_default();
             let pool = Pool::new(entries).map_err(|e| corrupt("stored pool", e))?;
             Ok((header, pool))
         })
@@ -228,7 +233,11 @@ impl Store {
         .bind(high as i64)
         .fetch_all(&self.pool)
         .await?;
-        Ok(assemble(headers, &entry_rows)?
+        let mut groups = EntryGroups::new();
+        for row in &entry_rows {
+            add_entry_row(&mut groups, row)?;
+        }
+        Ok(assemble(headers, groups)?
             .into_iter()
             .map(|(h, pool)| PoolVersion {
                 version: h.version,
