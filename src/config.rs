@@ -27,6 +27,32 @@ pub struct Config {
     pub log: LogConfig,
     /// The Web Monetization endpoint.
     pub monetization: MonetizationConfig,
+    /// Webhook ingestion.
+    pub ingest: IngestConfig,
+}
+
+/// How webhook deliveries are taken in and processed.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Largest webhook body accepted, in bytes; larger ones are refused with 413.
+    pub max_body_bytes: usize,
+    /// Whether this process applies stored deliveries. With `false` it only stores them (and
+    /// answers), leaving them for a process that runs the worker; tests use it to stop the
+    /// service between storing a delivery and acting on it.
+    pub worker: bool,
+    /// Most deliveries applied between two snapshot refreshes.
+    pub batch_size: u32,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_body_bytes: 1024 * 1024,
+            worker: true,
+            batch_size: 256,
+        }
+    }
 }
 
 /// How logs are written.
@@ -86,6 +112,7 @@ impl Default for Config {
             admin_token: None,
             log: LogConfig::default(),
             monetization: MonetizationConfig::default(),
+            ingest: IngestConfig::default(),
         }
     }
 }

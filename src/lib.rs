@@ -9,6 +9,8 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod openpayments;
+pub mod report;
 pub mod select;
+pub mod sources;
 pub mod store;
 pub mod telemetry;

@@ -1,6 +1,7 @@
-//! Wiring: opens the store, builds the snapshots, starts the HTTP service, and shuts it down
-//! cleanly on Ctrl-C or SIGTERM.
+//! Wiring: opens the store, builds the snapshots, starts the webhook ingest worker and the HTTP
+//! service, and shuts both down cleanly on Ctrl-C or SIGTERM.
 
+pub mod ingest;
 mod snapshots;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::openpayments::WalletDocuments;
 use crate::store::{Store, StoreError, redact_url};
 use crate::telemetry::Metrics;
 
+pub use ingest::Ingest;
 pub use snapshots::{LiveCommunity, Snapshots};
 
 /// Why the service could not start or stopped with an error.
@@ -37,7 +39,8 @@ pub enum AppError {
     Serve(std::io::Error),
 }
 
-/// Opens the store and builds everything the routers share.
+/// Opens the store and builds everything the routers share; starts the ingest worker unless
+/// `ingest.worker` is off.
 pub async fn build_state(config: Config) -> Result<AppState, AppError> {
     let store = Store::connect(&config.database_url).await?;
     let snapshots = Snapshots::load(&store).await?;
@@ -48,13 +51,20 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
         communities = snapshots.len(),
         "store ready"
     );
-    Ok(AppState {
+    let state = AppState {
         wallet_documents: WalletDocuments::new(&config.monetization)?,
         store,
         snapshots: Arc::new(snapshots),
         metrics: Arc::new(metrics),
+        ingest: Arc::new(Ingest::default()),
         config: Arc::new(config),
-    })
+    };
+    if state.config.ingest.worker {
+        ingest::start_worker(state.clone());
+    } else {
+        tracing::warn!("the ingest worker is off: webhook deliveries are stored, not applied");
+    }
+    Ok(state)
 }
 
 /// Runs the service until Ctrl-C or SIGTERM, then drains in-flight requests and closes the store.
@@ -69,10 +79,12 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         .map_err(|source| AppError::Listen { addr, source })?;
     tracing::info!(address = %local, "listening");
     let store = state.store.clone();
+    let ingest = state.ingest.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(AppError::Serve)?;
+    ingest.stop().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -58,6 +58,11 @@ impl Snapshots {
         self.current.load().get(slug).cloned()
     }
 
+    /// The community with this database id (a scan: for background work, not for picks).
+    pub fn by_id(&self, id: i64) -> Option<Arc<LiveCommunity>> {
+        self.current.load().values().find(|c| c.id == id).cloned()
+    }
+
     /// How many communities are held.
     pub fn len(&self) -> usize {
         self.current.load().len()

@@ -5,6 +5,7 @@
 
 mod cause;
 mod community;
+mod member;
 mod name;
 mod pool;
 mod split;
@@ -13,6 +14,7 @@ mod wallet;
 
 pub use cause::{Cause, Timestamp};
 pub use community::{Community, CommunityConfig};
+pub use member::{MemberRecord, PlatformUser};
 pub use name::{CommunitySlug, Label, MemberId, NameError, PoolName, Tag, TopicId};
 pub use pool::{Entry, MAX_POOL_ENTRIES, Pool, PoolError, PoolVersion, Weight, WeightError};
 pub use split::{BASIS_POINTS, SplitError, SplitRules, SplitVersion, TagRoute};

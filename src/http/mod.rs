@@ -1,12 +1,17 @@
 //! The HTTP service (axum): public reads and picks, the Web Monetization endpoint, admin writes
-//! and operational routes, all documented in one OpenAPI document.
+//! and operational routes, all documented in one OpenAPI document; beside them, each community's
+//! HTML transparency page and the snippet web pages include.
 
 pub mod admin;
 pub mod extract;
+pub mod hooks;
 pub mod monetization;
 pub mod ops;
+pub mod page;
 pub mod problem;
 pub mod public;
+pub mod snippet;
+pub mod source_settings;
 pub mod views;
 
 use std::sync::Arc;
@@ -17,14 +22,14 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::{LiveCommunity, Snapshots};
+use crate::app::{Ingest, LiveCommunity, Snapshots};
 use crate::config::Config;
 use crate::domain::CommunitySlug;
 use crate::openpayments::WalletDocuments;
@@ -49,6 +54,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Wallet-address documents for the Web Monetization endpoint.
     pub wallet_documents: WalletDocuments,
+    /// The webhook ingest worker's handle: woken after each stored delivery.
+    pub ingest: Arc<Ingest>,
 }
 
 /// The community's live snapshot, or a 404 problem.
@@ -113,6 +120,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(admin::put_splits))
         .routes(routes!(admin::put_member))
         .routes(routes!(admin::put_topic))
+        .routes(routes!(
+            source_settings::put_discourse_source,
+            source_settings::get_discourse_source
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_admin,
@@ -130,6 +141,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/openapi.json",
             get(move || async move { axum::Json(openapi.as_ref().clone()) }),
+        )
+        .route("/c/{community}", get(page::community_page))
+        .route(snippet::SNIPPET_PATH, get(snippet::script))
+        .route(
+            "/hooks/discourse/{community}",
+            post(hooks::discourse).layer(DefaultBodyLimit::max(state.config.ingest.max_body_bytes)),
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

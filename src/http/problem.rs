@@ -37,6 +37,12 @@ pub enum ProblemKind {
     Unauthorized,
     /// The admin API has no token configured.
     AdminDisabled,
+    /// A webhook's signature is missing or does not match.
+    BadSignature,
+    /// A webhook names another instance than the community's source.
+    WrongInstance,
+    /// The community has no settings for the platform a webhook came from.
+    SourceNotConfigured,
     /// The resource exists already, or changed under the request.
     Conflict,
     /// The context has nothing to pick from.
@@ -51,7 +57,7 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// All kinds, for the explanation pages.
-    pub const ALL: [ProblemKind; 16] = [
+    pub const ALL: [ProblemKind; 19] = [
         ProblemKind::NotFound,
         ProblemKind::MethodNotAllowed,
         ProblemKind::UnknownCommunity,
@@ -63,6 +69,9 @@ impl ProblemKind {
         ProblemKind::InvalidParameter,
         ProblemKind::Unauthorized,
         ProblemKind::AdminDisabled,
+        ProblemKind::BadSignature,
+        ProblemKind::WrongInstance,
+        ProblemKind::SourceNotConfigured,
         ProblemKind::Conflict,
         ProblemKind::NothingToPick,
         ProblemKind::WalletUnreachable,
@@ -144,6 +153,24 @@ impl ProblemKind {
                 StatusCode::FORBIDDEN,
                 "Admin API disabled",
                 "No admin token is configured: set `admin_token` or REVSHARE_ADMIN_TOKEN to enable the admin routes.",
+            ),
+            BadSignature => (
+                "bad-signature",
+                StatusCode::UNAUTHORIZED,
+                "Bad signature",
+                "A webhook must carry `X-Discourse-Event-Signature: sha256=<hex>`, the HMAC-SHA256 of the exact body keyed with the community's webhook secret.",
+            ),
+            WrongInstance => (
+                "wrong-instance",
+                StatusCode::UNAUTHORIZED,
+                "Wrong instance",
+                "`X-Discourse-Instance` must name the base URL configured for the community's Discourse.",
+            ),
+            SourceNotConfigured => (
+                "source-not-configured",
+                StatusCode::NOT_FOUND,
+                "Source not configured",
+                "The community has no settings for this platform; an admin sets them under `/v1/admin/communities/{community}/sources/`.",
             ),
             Conflict => (
                 "conflict",

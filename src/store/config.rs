@@ -87,7 +87,8 @@ impl Store {
              WHERE {} ORDER BY e.community_id, e.pool, e.position",
             filter("e.community_id")
         );
-        self.each_row(&sql, only, |row| add_entry_row(&mut groups, row)).await?;
+        self.each_row(&sql, only, |row| add_entry_row(&mut groups, row))
+            .await?;
 
         let mut configs: HashMap<i64, CommunityConfig> = HashMap::new();
         for (header, pool) in assemble(headers, groups)? {
@@ -124,10 +125,14 @@ impl Store {
             let community_id: i64 = row.try_get("community_id")?;
             let member: String = row.try_get("member")?;
             let wallet: String = row.try_get("wallet")?;
-            configs.entry(community_id).or_default().member_wallets.push((
-                MemberId::parse(&member).map_err(|e| corrupt("member id", e))?,
-                WalletAddress::parse(&wallet).map_err(|e| corrupt("member wallet", e))?,
-            ));
+            configs
+                .entry(community_id)
+                .or_default()
+                .member_wallets
+                .push((
+                    MemberId::parse(&member).map_err(|e| corrupt("member id", e))?,
+                    WalletAddress::parse(&wallet).map_err(|e| corrupt("member wallet", e))?,
+                ));
             Ok(())
         })
         .await?;

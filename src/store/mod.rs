@@ -6,8 +6,10 @@
 
 mod communities;
 mod config;
+mod deliveries;
 mod members;
 mod pools;
+mod sources;
 mod splits;
 
 use std::path::Path;
@@ -20,6 +22,9 @@ use sqlx::{AnyPool, Executor};
 use crate::domain::{CommunitySlug, PoolName};
 
 pub use communities::CommunityRow;
+pub use deliveries::{DeliveryCounts, DeliveryTx, NewDelivery, PendingDelivery, StoredDelivery};
+pub use members::WalletHistoryEntry;
+pub use sources::DiscourseSource;
 
 /// Which database the store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Test databases: a fresh SQLite file per test, and a fresh PostgreSQL database per test when
-//! `REVSHARE_TEST_POSTGRES_URL` names a server (the PostgreSQL half of each suite is skipped,
+//! `TEST_POSTGRES_URL` names a server (the PostgreSQL half of each suite is skipped,
 //! with a note on stderr, when it does not).
 #![allow(dead_code)]
 
@@ -9,7 +9,7 @@ use revshare_oracle::store::Store;
 use sqlx::{Connection, Executor, PgConnection};
 
 /// The environment variable naming the PostgreSQL server for tests.
-pub const POSTGRES_URL_VAR: &str = "REVSHARE_TEST_POSTGRES_URL";
+pub const POSTGRES_URL_VAR: &str = "TEST_POSTGRES_URL";
 
 /// A store and the URL it was opened from, with whatever keeps it alive.
 pub struct TestDb {
@@ -185,6 +185,17 @@ impl TestApp {
     pub async fn get(&self, uri: &str) -> Reply {
         self.send(
             axum::http::Request::get(uri)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// An admin read with the right token.
+    pub async fn get_admin(&self, uri: &str) -> Reply {
+        self.send(
+            axum::http::Request::get(uri)
+                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
                 .body(axum::body::Body::empty())
                 .unwrap(),
         )

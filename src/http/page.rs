@@ -1,0 +1,678 @@
+//! The public transparency page of a community, `GET /c/{community}`: each pool's current entries
+//! with their shares (a bar chart drawn on the server, and a table carrying the same numbers), the
+//! split rules, and the full history of every change with its time and cause.
+//!
+//! Rendered with askama templates (`templates/`), which escape every value. The page has inline
+//! CSS and no script, and its Content-Security-Policy forbids loading anything from anywhere, so
+//! a visit makes no request to another origin.
+//!
+//! It shows only what the service records. Decisions, policy versions, signed reports and their
+//! chain transactions do not exist yet: a history row ([`HistoryRow`]) holds what a change
+//! records today, and their columns join it when those records do. Errors are HTML pages too
+//! (a browser asked), with the status a problem detail of the same kind would carry.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::extract::PathNames;
+use super::live;
+use super::problem::Problem;
+use crate::domain::{
+    BASIS_POINTS, Cause, PoolName, PoolVersion, SplitRules, SplitVersion, Timestamp,
+};
+use crate::select::{Share, pool_distribution};
+
+/// Nothing but the inline style may load: no script, font, image or connection anywhere.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
+/// Versions read from the store per query while collecting a pool's history.
+const HISTORY_PAGE: u32 = 100;
+
+/// Bars in a pool's chart; the table below it lists every entry.
+const CHART_BARS: usize = 12;
+
+/// Longest label drawn in a chart (SVG text does not wrap); the table has it in full.
+const CHART_LABEL_CHARS: usize = 48;
+
+/// Height of one bar's row in the chart, in CSS pixels: a line of text, then the bar.
+const CHART_ROW_PX: u32 = 44;
+
+/// The page of a community.
+pub async fn community_page(
+    State(state): State<AppState>,
+    names: Result<PathNames, Problem>,
+) -> Response {
+    let rendered = match names {
+        Ok(names) => render(&state, &names).await,
+        Err(problem) => Err(ErrorPage::new(
+            &problem,
+            "That is not a valid community name.".to_string(),
+        )),
+    };
+    match rendered {
+        Ok(html) => html_response(StatusCode::OK, html),
+        Err(page) => page.into_response(),
+    }
+}
+
+async fn render(state: &AppState, names: &PathNames) -> Result<String, ErrorPage> {
+    let slug = names.community();
+    let live = live(state, slug).map_err(|p| {
+        ErrorPage::new(
+            &p,
+            format!("No community named “{slug}” is registered on this service."),
+        )
+    })?;
+    let snapshot = &live.snapshot;
+    let stored = |p: Problem| {
+        let (_, _, _, explanation) = p.kind().describe();
+        ErrorPage::new(&p, explanation.to_string())
+    };
+
+    let mut pools = Vec::new();
+    let mut history = Vec::new();
+    for name in snapshot.pool_names() {
+        let current = snapshot.pool(name).expect("named pools exist");
+        pools.push(PoolSection::new(name, current));
+        for version in full_pool_history(state, live.id, name)
+            .await
+            .map_err(stored)?
+        {
+            history.push(HistoryRow::pool(name, &version));
+        }
+    }
+    let split_versions = state
+        .store
+        .split_history(live.id)
+        .await
+        .map_err(|e| stored(e.into()))?;
+    history.extend(split_versions.iter().map(HistoryRow::splits));
+    // Newest first; one moment's changes keep a fixed order.
+    history.sort_by(|a, b| {
+        b.at.millis
+            .cmp(&a.at.millis)
+            .then_with(|| a.order_key.cmp(&b.order_key))
+    });
+
+    let (rules, splits_version) = snapshot.splits();
+    let current_split = splits_version.and_then(|v| split_versions.iter().find(|s| s.version == v));
+    let page = CommunityPage {
+        name: live.community.name.clone(),
+        slug: live.community.slug.to_string(),
+        created: Moment::new(live.community.created_at),
+        pools,
+        splits: SplitSummary::new(rules, current_split),
+        history,
+    };
+    page.render().map_err(|e| {
+        tracing::error!(error = %e, "the community page did not render");
+        ErrorPage::internal()
+    })
+}
+
+/// Every version of a pool, oldest first, read a page at a time.
+async fn full_pool_history(
+    state: &AppState,
+    community_id: i64,
+    name: &PoolName,
+) -> Result<Vec<PoolVersion>, Problem> {
+    let mut versions: Vec<PoolVersion> = Vec::new();
+    loop {
+        let after = versions.last().map(|v| v.version);
+        let page = state
+            .store
+            .pool_history(community_id, name, after, HISTORY_PAGE, false)
+            .await?;
+        let full = page.len() == HISTORY_PAGE as usize;
+        versions.extend(page);
+        if !full {
+            return Ok(versions);
+        }
+    }
+}
+
+fn html_response(status: StatusCode, html: String) -> Response {
+    let mut response = (status, html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+/// The whole page.
+#[derive(Template)]
+#[template(path = "community.html")]
+struct CommunityPage {
+    name: String,
+    slug: String,
+    created: Moment,
+    pools: Vec<PoolSection>,
+    splits: SplitSummary,
+    history: Vec<HistoryRow>,
+}
+
+/// A time, for a `<time>` element.
+struct Moment {
+    millis: i64,
+    /// RFC 3339, for `datetime`.
+    machine: String,
+    /// `2026-01-31 14:05:09 UTC`, for people.
+    text: String,
+}
+
+impl Moment {
+    fn new(at: Timestamp) -> Self {
+        let text = jiff::Timestamp::from_millisecond(at.millis())
+            .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|_| at.to_rfc3339());
+        Moment {
+            millis: at.millis(),
+            machine: at.to_rfc3339(),
+            text,
+        }
+    }
+}
+
+/// One pool's current state.
+struct PoolSection {
+    name: String,
+    version: u64,
+    recorded: Moment,
+    total_weight: u64,
+    entries: Vec<EntryRow>,
+    chart: Chart,
+}
+
+impl PoolSection {
+    fn new(name: &PoolName, current: &PoolVersion) -> Self {
+        let (entries, shares) = entry_rows(current);
+        PoolSection {
+            name: name.to_string(),
+            version: current.version,
+            recorded: Moment::new(current.recorded_at),
+            total_weight: current.pool.total_weight(),
+            chart: Chart::new(name, &entries, &shares),
+            entries,
+        }
+    }
+}
+
+/// One entry of a pool version, with its share.
+struct EntryRow {
+    /// The label, or the payment pointer when there is none.
+    name: String,
+    /// Whether `name` is a label (otherwise it is the payment pointer).
+    labelled: bool,
+    payment_pointer: String,
+    member: Option<String>,
+    weight: u64,
+    /// `33.3333`, trailing zeros trimmed (`50`).
+    percent: String,
+    /// `1/3`.
+    fraction: String,
+}
+
+fn entry_rows(version: &PoolVersion) -> (Vec<EntryRow>, Vec<Share>) {
+    let shares = pool_distribution(&version.pool);
+    let rows = version
+        .pool
+        .entries()
+        .iter()
+        .zip(&shares)
+        .map(|(entry, share)| {
+            let payment_pointer = entry.wallet.payment_pointer();
+            EntryRow {
+                name: entry
+                    .label
+                    .as_ref()
+                    .map_or_else(|| payment_pointer.clone(), |l| l.as_str().to_string()),
+                labelled: entry.label.is_some(),
+                payment_pointer,
+                member: entry.member.as_ref().map(ToString::to_string),
+                weight: entry.weight.get(),
+                percent: trim_percent(&share.percent()),
+                fraction: share.fraction(),
+            }
+        })
+        .collect();
+    (rows, shares)
+}
+
+/// `50.0000` → `50`, `12.5000` → `12.5`, `33.3333` stays.
+fn trim_percent(percent: &str) -> String {
+    match percent.split_once('.') {
+        Some((whole, decimals)) => {
+            let decimals = decimals.trim_end_matches('0');
+            if decimals.is_empty() {
+                whole.to_string()
+            } else {
+                format!("{whole}.{decimals}")
+            }
+        }
+        None => percent.to_string(),
+    }
+}
+
+/// Basis points as a percentage: 2500 → `25`, 1234 → `12.34`.
+fn bps_percent(bps: u32) -> String {
+    trim_percent(&format!("{}.{:02}", bps / 100, bps % 100))
+}
+
+/// A horizontal bar chart of a pool's largest shares, drawn in SVG on the server. Bars are sized
+/// in percent of the chart's width, so it fits any screen while the text keeps its size.
+struct Chart {
+    /// The accessible name: every drawn share in words.
+    title: String,
+    height: u32,
+    bars: Vec<Bar>,
+    /// Entries not drawn (the table lists them).
+    hidden: usize,
+}
+
+struct Bar {
+    text: String,
+    /// The bar's width in percent of the chart, e.g. `33.3333`.
+    width: String,
+    text_y: u32,
+    bar_y: u32,
+}
+
+impl Chart {
+    fn new(pool: &PoolName, entries: &[EntryRow], shares: &[Share]) -> Self {
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        // Largest share first; equal shares keep the pool's order. All share one denominator.
+        order.sort_by(|&a, &b| shares[b].numerator.cmp(&shares[a].numerator));
+        let drawn = &order[..order.len().min(CHART_BARS)];
+        let bars: Vec<Bar> = drawn
+            .iter()
+            .enumerate()
+            .map(|(row, &i)| {
+                let entry = &entries[i];
+                let top = row as u32 * CHART_ROW_PX;
+                Bar {
+                    text: format!(
+                        "{} — {}%",
+                        shorten(&entry.name, CHART_LABEL_CHARS),
+                        entry.percent
+                    ),
+                    width: bar_width(&shares[i]),
+                    text_y: top + 16,
+                    bar_y: top + 22,
+                }
+            })
+            .collect();
+        let mut title = format!("Shares of pool {pool}: ");
+        if entries.is_empty() {
+            title.push_str("no entries.");
+        } else {
+            let parts: Vec<String> = drawn
+                .iter()
+                .map(|&i| format!("{} {}%", entries[i].name, entries[i].percent))
+                .collect();
+            title.push_str(&parts.join(", "));
+            let hidden = entries.len() - drawn.len();
+            if hidden > 0 {
+                title.push_str(&format!(", and {hidden} more entries"));
+            }
+            title.push('.');
+        }
+        Chart {
+            title,
+            height: (bars.len() as u32 * CHART_ROW_PX).max(CHART_ROW_PX / 2),
+            hidden: entries.len() - drawn.len(),
+            bars,
+        }
+    }
+}
+
+/// A share as a width in percent with four decimals, at least a sliver so a tiny share shows.
+fn bar_width(share: &Share) -> String {
+    let scaled = (share.numerator * 1_000_000 / share.denominator.max(1)).max(500) as u64;
+    format!("{}.{:04}", scaled / 10_000, scaled % 10_000)
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let kept: String = text.chars().take(max - 1).collect();
+        format!("{kept}…")
+    }
+}
+
+/// The split rules in force.
+struct SplitSummary {
+    /// `None` when no rules were ever set (the defaults apply).
+    version: Option<u64>,
+    recorded: Option<Moment>,
+    author: String,
+    participants: String,
+    pool: String,
+    default_pool: String,
+    routes: Vec<(String, String)>,
+}
+
+impl SplitSummary {
+    fn new(rules: &SplitRules, current: Option<&SplitVersion>) -> Self {
+        SplitSummary {
+            version: current.map(|s| s.version),
+            recorded: current.map(|s| Moment::new(s.recorded_at)),
+            author: bps_percent(rules.author_bps),
+            participants: bps_percent(rules.participants_bps),
+            pool: bps_percent(
+                BASIS_POINTS.saturating_sub(rules.author_bps + rules.participants_bps),
+            ),
+            default_pool: rules.default_pool.to_string(),
+            routes: rules
+                .tag_routes
+                .iter()
+                .map(|r| (r.tag.to_string(), r.pool.to_string()))
+                .collect(),
+        }
+    }
+}
+
+/// One change in the history: what a configuration version records today. Decision links,
+/// the policy version, the report's seq and hash, its chain transaction and signature check
+/// join here when the service records them.
+struct HistoryRow {
+    at: Moment,
+    /// Sorts the changes of one moment: pools by name, then the split rules.
+    order_key: (u8, String, u64),
+    /// `Pool dev` or `Split rules`.
+    subject: String,
+    /// The anchor of the pool's section, for pools.
+    pool: Option<String>,
+    version: u64,
+    cause: CauseView,
+    details: Details,
+}
+
+enum Details {
+    Entries(Vec<EntryRow>),
+    Rules(SplitSummary),
+}
+
+impl HistoryRow {
+    fn pool(name: &PoolName, version: &PoolVersion) -> Self {
+        HistoryRow {
+            at: Moment::new(version.recorded_at),
+            order_key: (0, name.to_string(), u64::MAX - version.version),
+            subject: format!("Pool {name}"),
+            pool: Some(name.to_string()),
+            version: version.version,
+            cause: CauseView::new(&version.cause),
+            details: Details::Entries(entry_rows(version).0),
+        }
+    }
+
+    fn splits(split: &SplitVersion) -> Self {
+        HistoryRow {
+            at: Moment::new(split.recorded_at),
+            order_key: (1, String::new(), u64::MAX - split.version),
+            subject: "Split rules".to_string(),
+            pool: None,
+            version: split.version,
+            cause: CauseView::new(&split.cause),
+            details: Details::Rules(SplitSummary::new(&split.rules, Some(split))),
+        }
+    }
+}
+
+/// Why a version exists, as the page says it.
+struct CauseView {
+    /// `Admin bootstrap` or `Decision`.
+    kind: &'static str,
+    /// The admin's note.
+    note: Option<String>,
+    /// The decision's id.
+    decision: Option<String>,
+}
+
+impl CauseView {
+    fn new(cause: &Cause) -> Self {
+        match cause {
+            Cause::AdminBootstrap { note } => CauseView {
+                kind: "Admin bootstrap",
+                note: note.clone(),
+                decision: None,
+            },
+            Cause::Decision { decision } => CauseView {
+                kind: "Decision",
+                note: None,
+                decision: Some(decision.clone()),
+            },
+        }
+    }
+}
+
+/// An error, as an HTML page with the status of the problem it stands for.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    title: &'static str,
+    message: String,
+}
+
+impl ErrorPage {
+    fn new(problem: &Problem, message: String) -> Self {
+        let (_, status, title, _) = problem.kind().describe();
+        ErrorPage {
+            status: status.as_u16(),
+            title,
+            message,
+        }
+    }
+
+    fn internal() -> Self {
+        ErrorPage {
+            status: 500,
+            title: "Internal error",
+            message: "The page could not be drawn; it was logged.".into(),
+        }
+    }
+}
+
+impl IntoResponse for ErrorPage {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let html = self
+            .render()
+            .unwrap_or_else(|_| format!("{} {}", self.status, self.title));
+        let mut response = html_response(status, html);
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::http::router;
+
+    const TOKEN: &str = "page-test-token";
+
+    async fn app() -> (axum::Router, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let config = Config {
+            database_url: format!("sqlite://{}", dir.path().join("page.db").display()),
+            admin_token: Some(TOKEN.to_string().into()),
+            ..Config::default()
+        };
+        let state = crate::app::build_state(config)
+            .await
+            .expect("the state builds");
+        (router(state), dir)
+    }
+
+    async fn send(
+        app: &axum::Router,
+        method: &str,
+        uri: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, String, Option<String>) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if body.is_some() {
+            request = request
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        let response = app
+            .clone()
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            String::from_utf8(bytes.to_vec()).unwrap(),
+            content_type,
+        )
+    }
+
+    #[tokio::test]
+    async fn hostile_names_and_labels_are_escaped() {
+        let (app, _dir) = app().await;
+        let hostile = r#"<script>alert("x")</script>"#;
+        let (status, _, _) = send(
+            &app,
+            "POST",
+            "/v1/admin/communities",
+            Some(serde_json::json!({"slug": "evil", "name": hostile})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, body, _) = send(
+            &app,
+            "PUT",
+            "/v1/admin/communities/evil/pools/default",
+            Some(serde_json::json!({
+                "entries": [{"wallet": "$wallet.example/a", "weight": 1, "label": hostile}],
+                "note": "<img src=x onerror=alert(1)>",
+            })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        let (status, html, content_type) = send(&app, "GET", "/c/evil", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type.as_deref(), Some("text/html; charset=utf-8"));
+        assert!(
+            !html.contains("<script"),
+            "a raw <script> tag reached the page"
+        );
+        assert!(!html.contains("<img"), "a raw <img> tag reached the page");
+        assert!(
+            html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"),
+            "the label is shown escaped"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_community_is_an_html_404() {
+        let (app, _dir) = app().await;
+        let (status, html, content_type) = send(&app, "GET", "/c/nobody-here", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(content_type.as_deref(), Some("text/html; charset=utf-8"));
+        assert!(
+            html.contains("Unknown community") && html.contains("nobody-here"),
+            "{html}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_slug_is_an_html_400() {
+        let (app, _dir) = app().await;
+        let (status, html, _) = send(&app, "GET", "/c/Not%20A%20Slug", None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(html.contains("not a valid community name"), "{html}");
+    }
+
+    #[tokio::test]
+    async fn the_page_shows_shares_rules_and_every_version() {
+        let (app, _dir) = app().await;
+        send(
+            &app,
+            "POST",
+            "/v1/admin/communities",
+            Some(serde_json::json!({"slug": "garden", "name": "Garden"})),
+        )
+        .await;
+        for entries in [
+            serde_json::json!([{"wallet": "$w.example/ann", "weight": 1}]),
+            serde_json::json!([{"wallet": "$w.example/ann", "weight": 1}, {"wallet": "$w.example/bo", "weight": 2, "label": "Bo"}]),
+        ] {
+            let (status, body, _) = send(
+                &app,
+                "PUT",
+                "/v1/admin/communities/garden/pools/default",
+                Some(serde_json::json!({"entries": entries, "note": "seed"})),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let (status, body, _) = send(&app, "PUT", "/v1/admin/communities/garden/splits", Some(serde_json::json!({
+            "author_bps": 2500, "participants_bps": 1000, "tag_routes": [], "default_pool": "default",
+        }))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        let (status, html, _) = send(&app, "GET", "/c/garden", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains("33.3333%") && html.contains("66.6667%"),
+            "current shares are shown"
+        );
+        assert!(html.contains("2/3"), "exact fractions are shown");
+        assert_eq!(
+            html.matches("data-history-row").count(),
+            3,
+            "two pool versions and one split version"
+        );
+        assert!(html.contains("65%"), "the pool keeps 100 - 25 - 10 percent");
+        assert!(html.contains(r#"role="img""#));
+    }
+
+    #[test]
+    fn percentages_lose_only_trailing_zeros() {
+        assert_eq!(trim_percent("50.0000"), "50");
+        assert_eq!(trim_percent("12.5000"), "12.5");
+        assert_eq!(trim_percent("33.3333"), "33.3333");
+        assert_eq!(bps_percent(2500), "25");
+        assert_eq!(bps_percent(1234), "12.34");
+        assert_eq!(bps_percent(5), "0.05");
+    }
+}

@@ -1,0 +1,87 @@
+//! Discourse: webhook signatures, payloads, and what each event changes in the member registry
+//! and the topic facts. Nothing here does I/O; `http::hooks` checks and stores deliveries and
+//! `app::ingest` applies them.
+//!
+//! A wallet found in a member's custom user field is only recorded in the registry (with its
+//! history); turning a wallet change into a vote or a pool entry is the policy engine's job.
+//! Resolving the wallet field's name to its id through Discourse's API belongs to the API client.
+
+mod payload;
+mod plan;
+mod signature;
+
+pub use payload::{
+    BasicUser, Event, GroupRef, PayloadError, Post, TagRef, Topic, User, UserEvent, parse_event,
+};
+pub use plan::{
+    MemberPlan, TopicPlan, TopicRecord, WalletChange, plan_member, plan_topic, topic_id,
+};
+pub use signature::{SIGNATURE_PREFIX, SignatureError, sign, verify_signature};
+
+/// The platform's name in the store.
+pub const PLATFORM: &str = "discourse";
+
+/// Shortest webhook secret Discourse accepts.
+pub const MIN_SECRET_CHARS: usize = 12;
+
+/// The headers Discourse sends with every webhook.
+pub mod headers {
+    /// The site's base URL, such as `https://forum.example`.
+    pub const INSTANCE: &str = "x-discourse-instance";
+    /// The id of this event on the site; a redelivery keeps it.
+    pub const EVENT_ID: &str = "x-discourse-event-id";
+    /// The kind of object (`user`, `topic`, `post`, `ping`).
+    pub const EVENT_TYPE: &str = "x-discourse-event-type";
+    /// The event's name (`user_updated`, `post_created`, …).
+    pub const EVENT: &str = "x-discourse-event";
+    /// `sha256=` and the HMAC-SHA256 of the body, keyed with the webhook secret.
+    pub const SIGNATURE: &str = "x-discourse-event-signature";
+}
+
+/// Whether two instance URLs name the same site (a trailing slash and the case of the scheme
+/// and host do not matter).
+pub fn same_instance(configured: &str, presented: &str) -> bool {
+    normalise_instance(configured) == normalise_instance(presented)
+}
+
+/// The instance URL as stored and compared: without a trailing slash, scheme and host in lower case.
+pub fn normalise_instance(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            format!(
+                "{}://{}{}",
+                scheme.to_ascii_lowercase(),
+                host.to_ascii_lowercase(),
+                path
+            )
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_compare_without_trailing_slash_or_case() {
+        assert!(same_instance(
+            "https://Forum.example/",
+            "https://forum.example"
+        ));
+        assert!(same_instance(
+            "https://forum.example/community",
+            "https://forum.example/community/"
+        ));
+        assert!(!same_instance(
+            "https://forum.example",
+            "https://forum.example.evil"
+        ));
+        assert!(!same_instance(
+            "https://forum.example",
+            "http://forum.example"
+        ));
+    }
+}

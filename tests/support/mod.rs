@@ -1,0 +1,5 @@
+//! Test doubles of the platforms the service talks to, faithful to their documented formats.
+//! Integration tests include them with `mod support;`.
+#![allow(dead_code)]
+
+pub mod discourse;
