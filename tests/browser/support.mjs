@@ -18,7 +18,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const ARTIFACTS = path.join(ROOT, "target", "browser-artifacts");
 export const SCREENSHOTS = path.join(ROOT, "docs", "screenshots");
 
-const BINARY = process.env.REVSHARE_BINARY ?? path.join(ROOT, "target", "debug", "revshare-oracle");
+const BINARY = process.env.BROWSER_TEST_BINARY ?? path.join(ROOT, "target", "debug", "revshare-oracle");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ADMIN_TOKEN = "browser-test-admin-token";
 const START_TIMEOUT_MS = 20_000;
@@ -83,6 +83,12 @@ export async function startService({ env = {} } = {}) {
   });
   let exited = null;
   const exit = new Promise((resolve) => {
+    // A binary that cannot start (missing, not executable) emits `error`, not `exit`.
+    child.on("error", (error) => {
+      exited = { error: `${BINARY}: ${error.message}` };
+      running.delete(child);
+      resolve();
+    });
     child.on("exit", (code, signal) => {
       exited = { code, signal };
       running.delete(child);
