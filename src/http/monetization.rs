@@ -63,10 +63,7 @@ async fn answer(
     let live = live(state, names.community())?;
     let wallet = {
         let pick = live.snapshot.pick(context, &mut rand::rng())?;
-        Metrics::count(
-            &state.metrics.picks,
-            &format!("{:?}", pick.component).to_lowercase(),
-        );
+        Metrics::count(&state.metrics.picks, pick.component.as_str());
         pick.wallet.clone()
     };
     let chosen =

@@ -236,10 +236,7 @@ fn pick(
             }
         };
         let pick = live.snapshot.pick(context, rng)?;
-        Metrics::count(
-            &state.metrics.picks,
-            &format!("{:?}", pick.component).to_lowercase(),
-        );
+        Metrics::count(&state.metrics.picks, pick.component.as_str());
         PickView::new(&pick, query.seed)
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)))

@@ -248,10 +248,7 @@ impl PickView {
             payment_pointer: pick.wallet.payment_pointer(),
             label: pick.label.map(|l| l.as_str().to_string()),
             member: pick.member.map(ToString::to_string),
-            component: serde_json::to_value(pick.component)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            component: pick.component.as_str().to_string(),
             pool: pick.pool.to_string(),
             pool_version: pick.pool_version,
             splits_version: pick.splits_version,

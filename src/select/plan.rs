@@ -32,6 +32,17 @@ pub enum Component {
     Pool,
 }
 
+impl Component {
+    /// The component's name, as the API and the metrics spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::Author => "author",
+            Component::Participant => "participant",
+            Component::Pool => "pool",
+        }
+    }
+}
+
 /// The resolved split of one topic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TopicPlan {
@@ -166,5 +177,12 @@ mod tests {
         assert_eq!(members, ["ann", "bob"]);
         assert_eq!(plan.component_weights(true), [0, 3000, 7000]);
         assert_eq!(plan.component_weights(false), [0, 3000, 0]);
+    }
+
+    #[test]
+    fn component_names_match_their_serialised_form() {
+        for component in [Component::Author, Component::Participant, Component::Pool] {
+            assert_eq!(serde_json::to_value(component).unwrap(), component.as_str());
+        }
     }
 }
