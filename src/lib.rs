@@ -5,6 +5,7 @@
 //! `openpayments`, `app`) do the I/O. See ARCHITECTURE.md for the map.
 
 pub mod app;
+pub mod chain;
 pub mod config;
 pub mod domain;
 pub mod http;
@@ -14,3 +15,4 @@ pub mod select;
 pub mod sources;
 pub mod store;
 pub mod telemetry;
+pub mod voting;

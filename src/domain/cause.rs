@@ -27,6 +27,17 @@ impl Serialize for Timestamp {
     }
 }
 
+/// Reads the RFC 3339 text that `Serialize` writes (any offset; kept to the millisecond).
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let moment: jiff::Timestamp = text.parse().map_err(|e| {
+            serde::de::Error::custom(format!("expected an RFC 3339 time, found {text:?}: {e}"))
+        })?;
+        Ok(Timestamp(moment.as_millisecond()))
+    }
+}
+
 /// The cause of a configuration version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -65,6 +76,17 @@ mod tests {
             Timestamp(1_700_000_000_123).to_rfc3339(),
             "2023-11-14T22:13:20.123Z"
         );
+    }
+
+    #[test]
+    fn timestamps_read_back_what_they_write_and_refuse_other_text() {
+        let moment = Timestamp(1_700_000_000_123);
+        let json = serde_json::to_string(&moment).unwrap();
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), moment);
+        let offset: Timestamp = serde_json::from_str(r#""2023-11-15T00:13:20.123+02:00""#).unwrap();
+        assert_eq!(offset, moment);
+        let err = serde_json::from_str::<Timestamp>(r#""yesterday""#).unwrap_err();
+        assert!(err.to_string().contains("RFC 3339"), "{err}");
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl<R: Report> SignedReport<R> {
 
     /// Signatures from the contract's blob of concatenated 65-byte signatures, in the blob's order.
     pub fn from_blob(report: R, domain: Domain, blob: &[u8]) -> Result<Self, ReportError> {
-        if blob.len() % Signature::LEN != 0 {
+        if !blob.len().is_multiple_of(Signature::LEN) {
             return Err(ReportError::SignaturesMalformed { length: blob.len() });
         }
         let signatures = blob
