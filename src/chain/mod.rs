@@ -3,3 +3,4 @@
 //! report means and how it is verified stays in `report`.
 
 pub mod contract;
+pub mod deploy;

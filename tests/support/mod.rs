@@ -2,4 +2,5 @@
 //! Integration tests include them with `mod support;`.
 #![allow(dead_code)]
 
+pub mod anvil;
 pub mod discourse;
