@@ -16,6 +16,7 @@ contract RevShareGasTest is RevShareFixture {
         uint256 firstExecution;
         uint256 nextExecution;
         uint256 calldataGas;
+        uint256 rotation;
     }
 
     function setUp() public {
@@ -46,10 +47,16 @@ contract RevShareGasTest is RevShareFixture {
         revShare.submitPoolReport(next, sigs);
         m.nextExecution = vm.lastCallGas().gasTotalUsed;
 
+        address[] memory fresh = addressesOf(keyRange(2000, signerCount));
+        RevShare.SignerReport memory rotation = signerReport(1, bytes32(0), fresh, uint8(threshold));
+        revShare.submitSignerReport(rotation, signSorted(signing, digestOf(rotation)));
+        m.rotation = vm.lastCallGas().gasTotalUsed;
+
         string memory label = string.concat(vm.toString(threshold), "-of-", vm.toString(signerCount));
         emit log_named_uint(string.concat(label, " first report (seq 1), gas"), m.firstExecution);
         emit log_named_uint(string.concat(label, " next report (seq 2), gas"), m.nextExecution);
         emit log_named_uint(string.concat(label, " calldata gas"), m.calldataGas);
+        emit log_named_uint(string.concat(label, " rotation to a new set of the same size, gas"), m.rotation);
     }
 
     function test_gasPerExtraSignature() public {
