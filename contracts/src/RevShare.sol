@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignerSetCode} from "./SignerSetCode.sol";
 
 /// @title RevShare
 /// @notice Verifies and applies the signed, hash-chained oracle reports of revshare-oracle. A pool report replaces
@@ -97,15 +98,24 @@ contract RevShare is EIP712 {
     /// @dev Length of one (r, s, v) signature in the signature blob.
     uint256 private constant SIGNATURE_LENGTH = 65;
 
-    /// @dev Current signer epoch (starts at 1), threshold and signer-chain seq share one slot.
-    uint64 private _epoch;
-    uint8 private _threshold;
+    /// @dev The current signer set. It fits one slot, so that a submission reads it with one SLOAD.
+    /// @param code The data contract that holds the members (see SignerSetCode).
+    /// @param count The number of members.
+    /// @param epoch The set's epoch: 1 at deployment, +1 per rotation.
+    /// @param threshold How many members must sign a report.
+    struct SignerSet {
+        address code;
+        uint8 count;
+        uint64 epoch;
+        uint8 threshold;
+    }
+
+    SignerSet private _signerSet;
     uint64 private _signerSeq;
     bytes32 private _signerLastDigest;
-    address[] private _signers;
-    /// @dev signer => (epoch << 8 | index). A signer belongs to the current set iff its tag equals `_epoch`,
-    /// so a rotation needs no clean-up of the old set.
-    mapping(address signer => uint256 epochAndIndex) private _signerTags;
+    /// @dev signer => the last epoch whose set included it. A signer belongs to the current set iff this equals the
+    /// current epoch, so a rotation needs no clean-up of the old set. Submissions read it only to explain a refusal.
+    mapping(address signer => uint256 epoch) private _signerEpochs;
 
     mapping(bytes32 community => mapping(bytes32 pool => Pool)) private _pools;
 
@@ -377,7 +387,9 @@ contract RevShare is EIP712 {
     /// @return threshold How many of them must sign a report.
     /// @return epoch The set's epoch: 1 at deployment, +1 per accepted signer report.
     function signerSet() external view returns (address[] memory signers, uint8 threshold, uint64 epoch) {
-        return (_signers, _threshold, _epoch);
+        SignerSet memory current = _signerSet;
+        return
+            (SignerSetCode.members(SignerSetCode.load(current.code, current.count)), current.threshold, current.epoch);
     }
 
     /// @notice The signer chain's seq and last digest, which the next signer report must follow.
@@ -481,67 +493,89 @@ contract RevShare is EIP712 {
     }
 
     /// @dev Checks the signature blob against the current set; returns the set's epoch and the bitmap of the
-    /// indices that signed. One cold SLOAD and one ecrecover per signature, no storage writes.
+    /// indices that signed. Reads the set with one SLOAD and one EXTCODECOPY, then per signature one ecrecover and
+    /// one step of a merge pass over the sorted members; no storage writes.
     function _verifySignatures(bytes32 digest, bytes calldata signatures)
         private
         view
         returns (uint64 epoch, uint256 bitmap)
     {
-        epoch = _epoch;
-        uint256 threshold = _threshold;
-        uint256 length = signatures.length;
-        if (length % SIGNATURE_LENGTH != 0) revert SignaturesMalformed(length);
-        uint256 count = length / SIGNATURE_LENGTH;
-        if (count < threshold) revert TooFewSignatures(count, threshold);
-
+        SignerSet memory current = _signerSet;
+        epoch = current.epoch;
+        uint256 count = _signatureCount(signatures.length, current.threshold);
+        bytes memory members = SignerSetCode.load(current.code, current.count);
+        uint256 cursor;
         address previous;
         for (uint256 i; i < count; ++i) {
-            bytes32 r;
-            bytes32 s;
-            uint8 v;
-            assembly ("memory-safe") {
-                let at := add(signatures.offset, mul(i, SIGNATURE_LENGTH))
-                r := calldataload(at)
-                s := calldataload(add(at, 32))
-                v := byte(0, calldataload(add(at, 64)))
-            }
-            (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, v, r, s);
-            if (err != ECDSA.RecoverError.NoError) {
-                if (err == ECDSA.RecoverError.InvalidSignatureS) revert SignatureHighS(i);
-                revert SignatureInvalid(i);
-            }
-            uint256 tag = _signerTags[signer];
-            if (tag >> 8 != epoch) {
-                if (tag == 0) revert UnknownSigner(signer);
-                // casting to 'uint64' is safe because tags are written as uint64(epoch) << 8 | index
-                // forge-lint: disable-next-line(unsafe-typecast)
-                revert SignerRotatedOut(signer, uint64(tag >> 8));
-            }
-            if (signer <= previous) {
-                if (signer == previous) revert DuplicateSigner(signer);
-                revert SignersNotAscending(i);
-            }
+            address signer = _recoverSigner(digest, signatures, i);
+            bool found;
+            uint256 index;
+            (found, index, cursor) = SignerSetCode.find(members, cursor, signer);
+            if (!found) _rejectSigner(signer, previous, i, epoch);
             previous = signer;
             // forge-lint: disable-next-line(incorrect-shift)
-            bitmap |= 1 << (tag & 0xff);
+            bitmap |= 1 << index;
         }
     }
 
-    /// @dev Validates and installs a new signer set under the next epoch; returns that epoch.
+    /// @dev The number of signatures in a blob of `length` bytes; reverts unless it is whole and reaches the threshold.
+    function _signatureCount(uint256 length, uint256 threshold) private pure returns (uint256 count) {
+        if (length % SIGNATURE_LENGTH != 0) revert SignaturesMalformed(length);
+        count = length / SIGNATURE_LENGTH;
+        if (count < threshold) revert TooFewSignatures(count, threshold);
+    }
+
+    /// @dev The address that signature `i` of the blob recovers to; reverts on a high-s or unrecoverable signature.
+    function _recoverSigner(bytes32 digest, bytes calldata signatures, uint256 i) private pure returns (address) {
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        assembly ("memory-safe") {
+            let at := add(signatures.offset, mul(i, SIGNATURE_LENGTH))
+            r := calldataload(at)
+            s := calldataload(add(at, 32))
+            v := byte(0, calldataload(add(at, 64)))
+        }
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, v, r, s);
+        if (err != ECDSA.RecoverError.NoError) {
+            if (err == ECDSA.RecoverError.InvalidSignatureS) revert SignatureHighS(i);
+            revert SignatureInvalid(i);
+        }
+        return signer;
+    }
+
+    /// @dev Reverts with the reason signature `index` is refused, given that the merge pass did not find its signer
+    /// above `previous` in the current set: it is in no set, in an earlier set only, or (being a member) it repeats
+    /// or precedes the previous signer.
+    function _rejectSigner(address signer, address previous, uint256 index, uint64 epoch) private view {
+        uint256 signerEpoch = _signerEpochs[signer];
+        if (signerEpoch != epoch) {
+            if (signerEpoch == 0) revert UnknownSigner(signer);
+            // casting to 'uint64' is safe because epochs are written from a uint64
+            // forge-lint: disable-next-line(unsafe-typecast)
+            revert SignerRotatedOut(signer, uint64(signerEpoch));
+        }
+        if (signer == previous) revert DuplicateSigner(signer);
+        revert SignersNotAscending(index);
+    }
+
+    /// @dev Validates and installs a new signer set under the next epoch; returns that epoch. The set's data
+    /// contract is created from fixed code that only returns the entries, so creating it calls nothing untrusted.
     function _installSigners(address[] memory signers, uint8 threshold) private returns (uint64 epoch) {
         uint256 count = signers.length;
         if (count == 0 || count > MAX_SIGNERS) revert SignerCountOutOfRange(count);
         if (threshold == 0 || threshold > count) revert ThresholdOutOfRange(threshold, count);
-        epoch = _epoch + 1;
+        epoch = _signerSet.epoch + 1;
         for (uint256 i; i < count; ++i) {
             address signer = signers[i];
             if (signer == address(0)) revert ZeroSigner(i);
-            if (_signerTags[signer] >> 8 == epoch) revert DuplicateSigner(signer);
-            _signerTags[signer] = (uint256(epoch) << 8) | i;
+            if (_signerEpochs[signer] == epoch) revert DuplicateSigner(signer);
+            _signerEpochs[signer] = epoch;
         }
-        _epoch = epoch;
-        _threshold = threshold;
-        _signers = signers;
+        address code = SignerSetCode.deploy(signers);
+        // casting to 'uint8' is safe because count <= MAX_SIGNERS
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _signerSet = SignerSet({code: code, count: uint8(count), epoch: epoch, threshold: threshold});
     }
 
     /// @dev Replaces the pool's entries in place (overwriting, appending, then trimming) and their total weight.

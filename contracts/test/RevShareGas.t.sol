@@ -6,11 +6,12 @@ import {RevShareFixture} from "./utils/RevShareFixture.sol";
 import {Vm} from "./utils/Vm.sol";
 
 /// @notice Measures the gas of submitting the same 3-entry pool report with 1-of-1, 3-of-5 and 16-of-31 signatures,
-/// as `vm.lastCallGas` reports it for the submitting call, and prices the call's calldata at 16 gas per non-zero and
-/// 4 per zero byte. Run it with `--isolate -vv` (contracts/GAS.md): forge then runs each call of the test as its
-/// own transaction, so the figure is the transaction's gas (21,000 + calldata + execution with cold storage).
-/// Without --isolate the whole test is one transaction, the deployment has already warmed the signer slots, and
-/// the figures are execution-only and too low by about 2,000 gas per signature.
+/// and of rotating each set to a new one of the same size, as `vm.lastCallGas` reports it for the call, and prices
+/// the submission's calldata at 16 gas per non-zero and 4 per zero byte. Run it with `--isolate -vv`
+/// (contracts/GAS.md): forge then runs each call of the test as its own transaction, so the figure is the
+/// transaction's gas (21,000 + calldata + execution with cold storage and accounts). Without --isolate the whole
+/// test is one transaction: the figures are execution only (no 21,000, no calldata) with the signer set's data
+/// contract already warm, so they are far lower, and the per-signature figure lacks the signature's calldata.
 contract RevShareGasTest is RevShareFixture {
     struct Measure {
         uint256 firstExecution;
@@ -69,7 +70,7 @@ contract RevShareGasTest is RevShareFixture {
         emit log_named_uint("per extra signature (1 -> 3), gas", (three.nextExecution - one.nextExecution) / 2);
         emit log_named_uint("per extra signature (1 -> 16), gas", perSig);
         emit log_named_uint("per extra signature (1 -> 16), of which calldata gas", perSigCalldata);
-        // A regression guard, not the target: see GAS.md for the figures and the target.
-        assertLe(perSig, 7500, "gas per extra signature");
+        // The target is below 6,500 (GAS.md); the guard sits just above today's figure so that a regression shows.
+        assertLe(perSig, 5300, "gas per extra signature");
     }
 }
