@@ -79,7 +79,7 @@ library SignerSetCode {
     /// @notice One step of a merge pass: finds `signer` among the entries at byte offset `cursor` or later.
     /// @dev Walks forward over entries whose address is below `signer` and stops at the first that is not. A caller
     /// that looks up signers in strictly increasing order passes each call's `next` as the following call's
-    /// `cursor`, so one pass over all signatures reads each entry at most once. A signer that is not above the
+    /// `cursor`, so a pass that finds every signer reads each entry at most once. A signer that is not above the
     /// previous one found is therefore not found.
     /// @param entries Entries from `load`.
     /// @param cursor Byte offset of the first entry to look at; 0 to search from the start.
