@@ -31,8 +31,9 @@ library SignerSetCode {
     uint256 private constant ENTRY_LENGTH = 21;
     /// @dev The runtime code starts with one STOP byte before the first entry.
     uint256 private constant DATA_OFFSET = 1;
-    /// @dev Creation code up to the runtime code, without its 2-byte length (see the table above).
+    /// @dev The creation code's first byte (PUSH2), which the runtime code's 2-byte length follows.
     bytes1 private constant CREATION_PUSH2 = 0x61;
+    /// @dev The rest of the creation code, from DUP1 to RETURN (see the table above).
     bytes7 private constant CREATION_COPY_AND_RETURN = 0x80600a5f395ff3;
 
     /// @notice Deploys a data contract holding `signers`, sorted by address, each with its index in `signers`.
