@@ -29,6 +29,81 @@ pub struct Config {
     pub monetization: MonetizationConfig,
     /// Webhook ingestion.
     pub ingest: IngestConfig,
+    /// The oracle's keys and the contract its reports are signed for.
+    pub oracle: OracleConfig,
+    /// The chain the relayer submits reports to.
+    pub chain: ChainConfig,
+}
+
+/// The oracle: which keys sign reports, for which deployment of the RevShare contract. The
+/// defaults sign with a key generated in `./data` for the contract that anvil-scripts deploy on a
+/// local Anvil (chain 31337, the first contract of Anvil's first account).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OracleConfig {
+    /// Whether every pool change is turned into a signed report.
+    pub enabled: bool,
+    /// The keys this node signs with.
+    pub keys: Vec<crate::keys::KeySource>,
+    /// The signer set the contract was deployed with; empty means the keys' own addresses.
+    pub signers: Vec<alloy_primitives::Address>,
+    /// How many of `signers` must sign each report.
+    pub threshold: u8,
+    /// The chain id of the EIP-712 domain.
+    pub chain_id: u64,
+    /// The RevShare contract's address, the EIP-712 domain's verifying contract.
+    pub contract: alloy_primitives::Address,
+    /// How long after it is observed a report may still be applied, in seconds.
+    pub validity_secs: u64,
+}
+
+impl Default for OracleConfig {
+    fn default() -> Self {
+        OracleConfig {
+            enabled: true,
+            keys: vec![crate::keys::KeySource {
+                path: "data/oracle.key".into(),
+                password_file: None,
+                generate: true,
+            }],
+            signers: Vec::new(),
+            threshold: 1,
+            chain_id: 31_337,
+            contract: alloy_primitives::address!("0x5FbDB2315678afecb367f032d93F642f64180aa3"),
+            validity_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// The chain the relayer submits signed reports to.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainConfig {
+    /// Whether this process submits reports (another process may, reading the same database).
+    pub relayer: bool,
+    /// The node's JSON-RPC endpoint.
+    pub rpc_url: String,
+    /// The account that pays for submissions; the oracle's first key when unset.
+    pub sender: Option<crate::keys::KeySource>,
+    /// Longest wait for a submission's receipt before the chain is asked again, in seconds.
+    pub receipt_timeout_secs: u64,
+    /// Longest pause between two tries when the node cannot be reached, in milliseconds.
+    pub max_backoff_ms: u64,
+    /// How often the relayer looks for work it was not woken for, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        ChainConfig {
+            relayer: true,
+            rpc_url: "http://127.0.0.1:8545".into(),
+            sender: None,
+            receipt_timeout_secs: 60,
+            max_backoff_ms: 30_000,
+            poll_interval_ms: 2_000,
+        }
+    }
 }
 
 /// How webhook deliveries are taken in and processed.
@@ -113,6 +188,8 @@ impl Default for Config {
             log: LogConfig::default(),
             monetization: MonetizationConfig::default(),
             ingest: IngestConfig::default(),
+            oracle: OracleConfig::default(),
+            chain: ChainConfig::default(),
         }
     }
 }

@@ -59,6 +59,12 @@ pub struct Metrics {
     pub communities: Gauge,
     /// Snapshot rebuilds after a configuration change.
     pub snapshot_swaps: Counter,
+    /// Oracle reports the relayer saw applied on chain.
+    pub reports_applied: Counter,
+    /// Oracle reports refused for good (local verification or the contract).
+    pub reports_refused: Counter,
+    /// Relayer steps that failed and were retried (node unreachable, say).
+    pub relay_retries: Counter,
 }
 
 impl Default for Metrics {
@@ -74,6 +80,9 @@ impl Default for Metrics {
         let wallet_documents = Family::<OutcomeLabels, Counter>::default();
         let communities = Gauge::default();
         let snapshot_swaps = Counter::default();
+        let reports_applied = Counter::default();
+        let reports_refused = Counter::default();
+        let relay_retries = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests answered",
@@ -100,8 +109,26 @@ impl Default for Metrics {
             "Selection snapshots swapped after a change",
             snapshot_swaps.clone(),
         );
+        registry.register(
+            "oracle_reports_applied",
+            "Oracle reports seen applied on chain",
+            reports_applied.clone(),
+        );
+        registry.register(
+            "oracle_reports_refused",
+            "Oracle reports refused for good and never sent",
+            reports_refused.clone(),
+        );
+        registry.register(
+            "relay_retries",
+            "Relayer steps retried after a failure",
+            relay_retries.clone(),
+        );
         Metrics {
             registry,
+            reports_applied,
+            reports_refused,
+            relay_retries,
             http_requests,
             http_duration,
             picks,

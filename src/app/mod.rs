@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::chain::relayer::{Relayer, RelayerHandle};
 use crate::config::Config;
 use crate::http::{AppState, router};
 use crate::openpayments::WalletDocuments;
+use crate::oracle::Oracle;
 use crate::store::{Store, StoreError, redact_url};
 use crate::telemetry::Metrics;
 
@@ -34,6 +36,12 @@ pub enum AppError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The oracle's keys could not be loaded.
+    #[error("cannot start the oracle: {0}")]
+    Oracle(#[from] crate::oracle::OracleError),
+    /// The relayer could not be set up.
+    #[error("cannot start the relayer: {0}")]
+    Relayer(#[from] crate::chain::relayer::RelayError),
     /// The server failed while running.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
@@ -51,18 +59,44 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
         communities = snapshots.len(),
         "store ready"
     );
+    let oracle = if config.oracle.enabled {
+        let oracle = Oracle::from_config(&config.oracle)?;
+        tracing::info!(signers = ?oracle.addresses(), chain_id = config.oracle.chain_id,
+            contract = %config.oracle.contract, "oracle keys loaded");
+        Some(Arc::new(oracle))
+    } else {
+        tracing::warn!("the oracle is off: pool changes are not reported on chain");
+        None
+    };
     let state = AppState {
         wallet_documents: WalletDocuments::new(&config.monetization)?,
         store,
         snapshots: Arc::new(snapshots),
         metrics: Arc::new(metrics),
         ingest: Arc::new(Ingest::default()),
+        oracle,
+        relayer: Arc::new(RelayerHandle::default()),
         config: Arc::new(config),
     };
     if state.config.ingest.worker {
         ingest::start_worker(state.clone());
     } else {
         tracing::warn!("the ingest worker is off: webhook deliveries are stored, not applied");
+    }
+    if let Some(oracle) = &state.oracle {
+        if state.config.chain.relayer {
+            Relayer::new(
+                state.store.clone(),
+                oracle.clone(),
+                &state.config.chain,
+                &state.config.oracle.keys,
+                state.metrics.clone(),
+            )?
+            .start(state.relayer.clone());
+            tracing::info!(rpc = %state.config.chain.rpc_url, "relayer started");
+        } else {
+            tracing::warn!("the relayer is off: signed reports wait in the outbox");
+        }
     }
     Ok(state)
 }
@@ -80,11 +114,13 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     tracing::info!(address = %local, "listening");
     let store = state.store.clone();
     let ingest = state.ingest.clone();
+    let relayer = state.relayer.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(AppError::Serve)?;
     ingest.stop().await;
+    relayer.stop().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

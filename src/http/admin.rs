@@ -220,10 +220,24 @@ pub async fn put_pool(
     {
         return Ok(Json(PoolView::new(name, current)));
     }
-    let version = state
-        .store
-        .append_pool_version(live.id, name, &pool, &bootstrap(note), now())
-        .await?;
+    let cause = bootstrap(note);
+    let version = match &state.oracle {
+        Some(oracle) => {
+            let slug = &live.community.slug;
+            let version = state
+                .store
+                .append_reported_pool_version(live.id, slug, name, &pool, &cause, now(), oracle)
+                .await?;
+            state.relayer.wake();
+            version
+        }
+        None => {
+            state
+                .store
+                .append_pool_version(live.id, name, &pool, &cause, now())
+                .await?
+        }
+    };
     refresh(&state, live.id, &live.community).await?;
     tracing::info!(community = %live.community.slug, pool = %name, version = version.version, "pool changed");
     Ok(Json(PoolView::new(name, &version)))

@@ -10,6 +10,7 @@ pub mod ops;
 pub mod page;
 pub mod problem;
 pub mod public;
+pub mod reports;
 pub mod snippet;
 pub mod source_settings;
 pub mod views;
@@ -56,6 +57,10 @@ pub struct AppState {
     pub wallet_documents: WalletDocuments,
     /// The webhook ingest worker's handle: woken after each stored delivery.
     pub ingest: Arc<Ingest>,
+    /// The oracle that signs a report of every pool change, when enabled.
+    pub oracle: Option<Arc<crate::oracle::Oracle>>,
+    /// The relayer's handle: woken after each stored report.
+    pub relayer: Arc<crate::chain::relayer::RelayerHandle>,
 }
 
 /// The community's live snapshot, or a 404 problem.
@@ -113,6 +118,9 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(monetization::wallet_for_community))
         .routes(routes!(monetization::wallet_for_pool))
         .routes(routes!(monetization::wallet_for_topic))
+        .routes(routes!(reports::community_reports))
+        .routes(routes!(reports::report))
+        .routes(routes!(reports::evidence))
         .layer(cors);
     let admin = OpenApiRouter::new()
         .routes(routes!(admin::create_community))
@@ -120,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(admin::put_splits))
         .routes(routes!(admin::put_member))
         .routes(routes!(admin::put_topic))
+        .routes(routes!(reports::rotate_signers))
         .routes(routes!(
             source_settings::put_discourse_source,
             source_settings::get_discourse_source

@@ -28,6 +28,12 @@ impl SigningKey {
         Ok(SigningKey { secret, address })
     }
 
+    /// The key's 32 big-endian bytes, for writing it to a key file or keystore. The caller must not
+    /// log them and should zero its copy when done.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.secret.secret_bytes()
+    }
+
     /// The address the contract recovers from this key's signatures.
     pub fn address(&self) -> Address {
         self.address

@@ -25,6 +25,7 @@ mod pool;
 mod signature;
 mod signed;
 mod signer;
+mod typed_data;
 mod window;
 
 #[cfg(test)]
@@ -42,4 +43,5 @@ pub use pool::{PoolChange, PoolId, PoolReport};
 pub use signature::Signature;
 pub use signed::{SignedReport, verify, verify_signatures};
 pub use signer::{MAX_SIGNERS, SignerChange, SignerReport, SignerSet};
+pub use typed_data::{pool_typed_data, signer_typed_data};
 pub use window::ValidityWindow;

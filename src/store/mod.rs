@@ -9,6 +9,7 @@ mod config;
 mod deliveries;
 mod members;
 mod pools;
+mod reports;
 mod sources;
 mod splits;
 
@@ -24,6 +25,7 @@ use crate::domain::{CommunitySlug, PoolName};
 pub use communities::CommunityRow;
 pub use deliveries::{DeliveryCounts, DeliveryTx, NewDelivery, PendingDelivery, StoredDelivery};
 pub use members::WalletHistoryEntry;
+pub use reports::{RelayStatus, StoredReport, StoredSigned};
 pub use sources::DiscourseSource;
 
 /// Which database the store talks to.
@@ -75,6 +77,9 @@ pub enum StoreError {
     /// A stored value no longer parses: the database was changed outside the service.
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// The oracle could not sign the report of a change, so the change was not stored.
+    #[error("the change was not stored: {0}")]
+    Oracle(#[source] Box<crate::oracle::OracleError>),
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),

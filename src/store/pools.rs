@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use crate::domain::{
     Cause, Entry, Label, MemberId, Pool, PoolName, PoolVersion, Timestamp, WalletAddress, Weight,
@@ -103,75 +103,10 @@ impl Store {
         cause: &Cause,
         at: Timestamp,
     ) -> Result<PoolVersion, StoreError> {
-        let conflict = |e: sqlx::Error| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("pool `{name}`"))
-            } else {
-                StoreError::from(e)
-            }
-        };
-        let cause_json = serde_json::to_string(cause).expect("a cause always serialises");
         let mut tx = self.pool.begin().await?;
-        let version: i64 = sqlx::query_scalar(
-            "INSERT INTO pool_versions \
-               (community_id, pool, version, cause_kind, cause, recorded_at_ms, entry_count) \
-             SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5, $6 \
-               FROM pool_versions WHERE community_id = $1 AND pool = $2 \
-             RETURNING version",
-        )
-        .bind(community_id)
-        .bind(name.as_str())
-        .bind(cause.kind())
-        .bind(&cause_json)
-        .bind(at.millis())
-        .bind(pool.entries().len() as i64)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(conflict)?;
-
-        for (chunk_index, chunk) in pool.entries().chunks(ENTRY_ROWS_PER_INSERT).enumerate() {
-            let mut sql = String::from(
-                "INSERT INTO pool_entries \
-                 (community_id, pool, version, position, wallet, weight, label, member) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                let p = i * 8;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${},${},${},${},${},${},${},${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7,
-                    p + 8
-                ));
-            }
-            let mut query = sqlx::query(&sql);
-            for (i, entry) in chunk.iter().enumerate() {
-                query = query
-                    .bind(community_id)
-                    .bind(name.as_str())
-                    .bind(version)
-                    .bind((chunk_index * ENTRY_ROWS_PER_INSERT + i) as i64)
-                    .bind(entry.wallet.as_str())
-                    .bind(entry.weight.get() as i64)
-                    .bind(entry.label.as_ref().map(|l| l.as_str().to_string()))
-                    .bind(entry.member.as_ref().map(|m| m.as_str().to_string()));
-            }
-            query.execute(&mut *tx).await.map_err(conflict)?;
-        }
-        tx.commit().await.map_err(conflict)?;
-        Ok(PoolVersion {
-            version: version as u64,
-            pool: pool.clone(),
-            cause: cause.clone(),
-            recorded_at: at,
-        })
+        let version = insert_pool_version(&mut tx, community_id, name, pool, cause, at).await?;
+        tx.commit().await.map_err(|e| conflict(name, e))?;
+        Ok(version)
     }
 
     /// The current version of a pool, if the pool exists.
@@ -246,5 +181,85 @@ impl Store {
                 recorded_at: h.recorded_at,
             })
             .collect())
+    }
+}
+
+/// Inserts the next version of a pool inside `tx`, for callers that store more with it (a report).
+pub(super) async fn insert_pool_version(
+    tx: &mut Transaction<'_, Any>,
+    community_id: i64,
+    name: &PoolName,
+    pool: &Pool,
+    cause: &Cause,
+    at: Timestamp,
+) -> Result<PoolVersion, StoreError> {
+    let conflict = |e: sqlx::Error| conflict(name, e);
+    let cause_json = serde_json::to_string(cause).expect("a cause always serialises");
+    let version: i64 = sqlx::query_scalar(
+        "INSERT INTO pool_versions \
+           (community_id, pool, version, cause_kind, cause, recorded_at_ms, entry_count) \
+         SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5, $6 \
+           FROM pool_versions WHERE community_id = $1 AND pool = $2 \
+         RETURNING version",
+    )
+    .bind(community_id)
+    .bind(name.as_str())
+    .bind(cause.kind())
+    .bind(&cause_json)
+    .bind(at.millis())
+    .bind(pool.entries().len() as i64)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(conflict)?;
+
+    for (chunk_index, chunk) in pool.entries().chunks(ENTRY_ROWS_PER_INSERT).enumerate() {
+        let mut sql = String::from(
+            "INSERT INTO pool_entries \
+             (community_id, pool, version, position, wallet, weight, label, member) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let p = i * 8;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${},${},${},${},${},${},${},${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7,
+                p + 8
+            ));
+        }
+        let mut query = sqlx::query(&sql);
+        for (i, entry) in chunk.iter().enumerate() {
+            query = query
+                .bind(community_id)
+                .bind(name.as_str())
+                .bind(version)
+                .bind((chunk_index * ENTRY_ROWS_PER_INSERT + i) as i64)
+                .bind(entry.wallet.as_str())
+                .bind(entry.weight.get() as i64)
+                .bind(entry.label.as_ref().map(|l| l.as_str().to_string()))
+                .bind(entry.member.as_ref().map(|m| m.as_str().to_string()));
+        }
+        query.execute(&mut **tx).await.map_err(conflict)?;
+    }
+    Ok(PoolVersion {
+        version: version as u64,
+        pool: pool.clone(),
+        cause: cause.clone(),
+        recorded_at: at,
+    })
+}
+
+fn conflict(name: &PoolName, e: sqlx::Error) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict(format!("pool `{name}`"))
+    } else {
+        StoreError::from(e)
     }
 }

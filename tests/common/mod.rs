@@ -109,6 +109,8 @@ pub async fn app(db: TestDb, adjust: impl FnOnce(&mut revshare_oracle::config::C
         admin_token: Some(ADMIN_TOKEN.to_string().into()),
         ..Default::default()
     };
+    // Suites about the oracle turn it on with their own keys and chain.
+    config.oracle.enabled = false;
     adjust(&mut config);
     let state = revshare_oracle::app::build_state(config)
         .await

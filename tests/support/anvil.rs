@@ -42,6 +42,31 @@ impl LocalChain {
         LocalChain { anvil, provider }
     }
 
+    /// Starts Anvil on `port` with extra arguments, for a test that stops a node and starts it
+    /// again where the service expects it.
+    pub async fn start_on(port: u16, args: &[String]) -> Self {
+        let anvil = Anvil::at(anvil_binary())
+            .port(port)
+            .args(args.iter().cloned())
+            .spawn();
+        let provider = provider_for(&anvil, 0);
+        LocalChain { anvil, provider }
+    }
+
+    /// Stops Anvil as Ctrl-C would (SIGTERM), so that `--state` saves the chain, and waits for it.
+    pub fn stop_gracefully(mut self) {
+        let pid = self.anvil.child().id();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "anvil could not be signalled");
+        self.anvil
+            .child_mut()
+            .wait()
+            .expect("anvil exits after SIGTERM");
+    }
+
     /// The HTTP endpoint.
     pub fn rpc_url(&self) -> String {
         self.anvil.endpoint()
@@ -68,4 +93,12 @@ pub fn provider_for(anvil: &AnvilInstance, index: usize) -> DynProvider {
         .wallet(EthereumWallet::from(signer))
         .connect_http(anvil.endpoint_url())
         .erased()
+}
+
+/// A port that was free a moment ago on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port on loopback")
 }

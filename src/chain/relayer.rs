@@ -1,0 +1,340 @@
+//! The relayer: submits the outbox's signed reports to the RevShare contract, one at a time in the
+//! order they were signed, until each is on chain (invariant 5).
+//!
+//! Exactly once in effect: before sending, it reads the chain's head for the report's chain. A head
+//! already at or past the report's seq means an earlier try landed (before a crash, or a
+//! transaction that was slow to mine), and the report is marked applied without sending again; the
+//! contract's seq check refuses any duplicate that still lands. A report that fails local
+//! verification, or that the contract refuses for a reason another try cannot change, is marked
+//! refused with the reason and never sent. A node that cannot be reached is retried with backoff.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::{B256, Bytes};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::contract::RevShare::{self, RevShareErrors, RevShareInstance};
+use crate::config::ChainConfig;
+use crate::domain::Timestamp;
+use crate::oracle::Oracle;
+use crate::report::{Head, verify};
+use crate::store::{Store, StoreError, StoredReport, StoredSigned};
+use crate::telemetry::Metrics;
+
+/// Why the relayer could not start or take a step.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The sender's key could not be loaded.
+    #[error("the relayer's sender key: {0}")]
+    Sender(#[from] crate::keys::KeyError),
+    /// The RPC URL is not a URL.
+    #[error("chain.rpc_url is not a valid URL: {0}")]
+    RpcUrl(String),
+    /// The node could not be reached or answered with an error that a later try may not get.
+    #[error("the chain node is unavailable: {0}")]
+    Node(String),
+}
+
+/// What one step of the relayer did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing to do.
+    Idle,
+    /// A report moved (applied or refused); look for the next at once.
+    Progress,
+}
+
+/// The relayer's controls: wake it after storing a report; stop it on shutdown.
+#[derive(Default)]
+pub struct RelayerHandle {
+    wake: Notify,
+    stopping: AtomicBool,
+    worker: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl RelayerHandle {
+    /// Asks the relayer to look for new reports (a wake-up is never lost).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Stops the relayer after its current step and waits for it.
+    pub async fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+        let handle = self.worker.lock().expect("not poisoned").take();
+        if let Some(handle) = handle {
+            let _ = handle.await;
+        }
+    }
+}
+
+/// Submits reports from one store to one contract.
+pub struct Relayer {
+    store: Store,
+    oracle: Arc<Oracle>,
+    contract: RevShareInstance<DynProvider>,
+    config: ChainConfig,
+    metrics: Arc<Metrics>,
+}
+
+impl Relayer {
+    /// A relayer sending from the configured sender (the oracle's first key when unset).
+    pub fn new(
+        store: Store,
+        oracle: Arc<Oracle>,
+        config: &ChainConfig,
+        oracle_keys: &[crate::keys::KeySource],
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, RelayError> {
+        let sender_source = config
+            .sender
+            .as_ref()
+            .or(oracle_keys.first())
+            .ok_or_else(|| RelayError::Node("no sender key: set [chain.sender]".into()))?;
+        let key = crate::keys::load(sender_source)?;
+        let mut bytes = key.to_bytes();
+        let signer = PrivateKeySigner::from_bytes(&B256::from(bytes))
+            .map_err(|_| RelayError::Node("the sender key is not a valid key".into()))?;
+        bytes.fill(0);
+        let url = config
+            .rpc_url
+            .parse()
+            .map_err(|_| RelayError::RpcUrl(config.rpc_url.clone()))?;
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(url)
+            .erased();
+        let contract = RevShare::new(oracle.domain().verifying_contract(), provider);
+        Ok(Relayer {
+            store,
+            oracle,
+            contract,
+            config: config.clone(),
+            metrics,
+        })
+    }
+
+    /// Starts the relayer on the current runtime: it relays what is waiting, then waits to be woken
+    /// (or polls, for reports another process stored).
+    pub fn start(self, handle: Arc<RelayerHandle>) {
+        let controls = handle.clone();
+        let task = tokio::spawn(async move {
+            let poll = Duration::from_millis(self.config.poll_interval_ms.max(1));
+            let max_backoff = Duration::from_millis(self.config.max_backoff_ms.max(1));
+            let mut backoff = Duration::from_millis(200).min(max_backoff);
+            while !controls.stopping.load(Ordering::SeqCst) {
+                match self.step().await {
+                    Ok(Step::Progress) => {
+                        backoff = Duration::from_millis(200).min(max_backoff);
+                        continue;
+                    }
+                    Ok(Step::Idle) => {
+                        tokio::select! {
+                            () = controls.wake.notified() => {},
+                            () = tokio::time::sleep(poll) => {},
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64,
+                            "relaying a report failed; retrying");
+                        self.metrics.relay_retries.inc();
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(max_backoff);
+                    }
+                }
+            }
+        });
+        *handle.worker.lock().expect("not poisoned") = Some(task);
+    }
+
+    /// Takes the oldest open report one step: applied, refused, or an error to retry later.
+    pub async fn step(&self) -> Result<Step, RelayError> {
+        let Some(row) = self.store.next_open_report(self.oracle.domain()).await? else {
+            return Ok(Step::Idle);
+        };
+        let set = self.store.signer_set_before(row.id, &self.oracle).await?;
+        let verified = match &row.signed {
+            StoredSigned::Pool(signed) => verify(signed, &set).map(drop),
+            StoredSigned::Signer(signed) => verify(signed, &set).map(drop),
+        };
+        if let Err(e) = verified {
+            return self
+                .refuse(&row, &format!("failed local verification: {e}"))
+                .await;
+        }
+
+        let head = self.chain_head(&row.signed).await?;
+        let seq = row.signed.seq();
+        if head.seq >= seq {
+            return self.already_on_chain(&row, head).await;
+        }
+        if head.seq + 1 != seq || head.digest != prev_hash(&row.signed) {
+            let reason = format!(
+                "does not follow the chain's head (seq {}, digest {}): an earlier report of this chain is missing",
+                head.seq, head.digest
+            );
+            return self.refuse(&row, &reason).await;
+        }
+        self.submit(&row).await
+    }
+
+    async fn chain_head(&self, signed: &StoredSigned) -> Result<Head, RelayError> {
+        let (seq, digest) = match signed {
+            StoredSigned::Pool(signed) => {
+                let id = signed.report().id();
+                let head = self
+                    .contract
+                    .poolHead(id.community(), id.pool())
+                    .call()
+                    .await
+                    .map_err(node_error)?;
+                (head.version, head.lastDigest)
+            }
+            StoredSigned::Signer(_) => {
+                let head = self
+                    .contract
+                    .signerHead()
+                    .call()
+                    .await
+                    .map_err(node_error)?;
+                (head.seq, head.lastDigest)
+            }
+        };
+        Ok(Head {
+            seq,
+            digest: crate::report::Digest::new(digest),
+        })
+    }
+
+    async fn already_on_chain(&self, row: &StoredReport, head: Head) -> Result<Step, RelayError> {
+        if head.seq == row.signed.seq() && head.digest != row.signed.digest() {
+            let reason = format!(
+                "the chain holds another report at seq {} (digest {})",
+                head.seq, head.digest
+            );
+            return self.refuse(row, &reason).await;
+        }
+        tracing::info!(
+            report = row.id,
+            seq = row.signed.seq(),
+            "report is already on chain"
+        );
+        self.store
+            .mark_report_applied(row.id, row.tx_hash, row.block_number, now())
+            .await?;
+        self.metrics.reports_applied.inc();
+        Ok(Step::Progress)
+    }
+
+    async fn submit(&self, row: &StoredReport) -> Result<Step, RelayError> {
+        let sent = match &row.signed {
+            StoredSigned::Pool(signed) => {
+                let call = self.contract.submitPoolReport(
+                    RevShare::PoolReport::from(signed.report()),
+                    Bytes::from(signed.blob()),
+                );
+                call.send().await
+            }
+            StoredSigned::Signer(signed) => {
+                let call = self.contract.submitSignerReport(
+                    RevShare::SignerReport::from(signed.report()),
+                    Bytes::from(signed.blob()),
+                );
+                call.send().await
+            }
+        };
+        let pending = match sent {
+            Ok(pending) => pending,
+            Err(e) => return self.send_failed(row, e).await,
+        };
+        let tx_hash = *pending.tx_hash();
+        self.store
+            .mark_report_submitted(row.id, tx_hash, now())
+            .await?;
+        tracing::info!(report = row.id, seq = row.signed.seq(), tx = %tx_hash, "report submitted");
+        let receipt = pending
+            .with_timeout(Some(Duration::from_secs(
+                self.config.receipt_timeout_secs.max(1),
+            )))
+            .get_receipt()
+            .await
+            .map_err(|e| RelayError::Node(format!("no receipt for {tx_hash}: {e}")))?;
+        if receipt.status() {
+            self.store
+                .mark_report_applied(row.id, Some(tx_hash), receipt.block_number, now())
+                .await?;
+            self.metrics.reports_applied.inc();
+            tracing::info!(report = row.id, tx = %tx_hash, block = receipt.block_number, "report applied");
+            Ok(Step::Progress)
+        } else {
+            // Reverted after estimation passed: the chain moved in between. The next step reads
+            // the head again and decides.
+            self.store
+                .mark_report_retry(row.id, &format!("transaction {tx_hash} reverted"), now())
+                .await?;
+            Ok(Step::Progress)
+        }
+    }
+
+    /// Sorts a failed send: the contract's refusal (seen when the node estimates gas) or the node.
+    async fn send_failed(
+        &self,
+        row: &StoredReport,
+        error: alloy::contract::Error,
+    ) -> Result<Step, RelayError> {
+        let Some(refusal) = error.as_decoded_interface_error::<RevShareErrors>() else {
+            return Err(node_error(error));
+        };
+        match refusal {
+            // Landed meanwhile: the next step finds it on chain.
+            RevShareErrors::ReportReplayed(_) => Ok(Step::Progress),
+            RevShareErrors::ReportNotYetValid(e) => Err(RelayError::Node(format!(
+                "the report is valid from {}, the chain is at {}",
+                e.validFrom, e.timestamp
+            ))),
+            other => {
+                let reason = format!("the contract refused it: {other:?}");
+                self.refuse(row, &reason).await
+            }
+        }
+    }
+
+    async fn refuse(&self, row: &StoredReport, reason: &str) -> Result<Step, RelayError> {
+        tracing::error!(
+            report = row.id,
+            seq = row.signed.seq(),
+            reason,
+            "report refused; it will not be sent"
+        );
+        self.store
+            .mark_report_refused(row.id, reason, now())
+            .await?;
+        self.metrics.reports_refused.inc();
+        Ok(Step::Progress)
+    }
+}
+
+fn prev_hash(signed: &StoredSigned) -> crate::report::Digest {
+    match signed {
+        StoredSigned::Pool(signed) => signed.report().prev_hash(),
+        StoredSigned::Signer(signed) => signed.report().prev_hash(),
+    }
+}
+
+fn node_error(e: impl std::fmt::Display) -> RelayError {
+    RelayError::Node(e.to_string())
+}
+
+fn now() -> Timestamp {
+    Timestamp(jiff::Timestamp::now().as_millisecond())
+}
