@@ -30,6 +30,65 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Create oracle signing keys and show their addresses.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Deploy the RevShare contract for this oracle.
+    #[command(subcommand)]
+    Chain(ChainCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a new random signing key and print its address. The key itself is never printed.
+    New {
+        /// Write the key as hex to this new file (readable by its owner only).
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "keystore",
+            conflicts_with = "keystore"
+        )]
+        out: Option<PathBuf>,
+        /// Write the key as an encrypted JSON keystore (the standard Ethereum format) instead.
+        #[arg(long, value_name = "FILE", requires = "password_file")]
+        keystore: Option<PathBuf>,
+        /// The keystore's password, read from this file.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+    /// Print the Ethereum address of a key file or keystore.
+    Address {
+        /// A key file of hex digits.
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "keystore",
+            conflicts_with = "keystore"
+        )]
+        key_file: Option<PathBuf>,
+        /// An encrypted JSON keystore.
+        #[arg(long, value_name = "FILE", requires = "password_file")]
+        keystore: Option<PathBuf>,
+        /// The keystore's password, read from this file.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChainCommand {
+    /// Deploy RevShare with the oracle's first signer set at [oracle] contract, unless it is there
+    /// already; prints the address. Safe to run again.
+    Deploy {
+        /// A TOML configuration file, as for `serve`.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Send from this account, which the node holds unlocked (Anvil's accounts), instead of
+        /// [chain] sender or the oracle's first key.
+        #[arg(long, value_name = "ADDRESS")]
+        unlocked_from: Option<alloy::primitives::Address>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -52,6 +111,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(revshare_oracle::app::serve(config))?;
             Ok(())
         }
+        Command::Keys(command) => keys(command),
+        Command::Chain(ChainCommand::Deploy {
+            config,
+            unlocked_from,
+        }) => {
+            let config = Config::load(config.as_deref())?;
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            runtime.block_on(deploy(&config, unlocked_from))
+        }
         Command::Config { config } => {
             let config = Config::load(config.as_deref())?;
             print!(
@@ -61,4 +130,98 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    use revshare_oracle::keys;
+    match command {
+        KeysCommand::New {
+            out,
+            keystore,
+            password_file,
+        } => {
+            let key = keys::generate();
+            match (out, keystore, password_file) {
+                (Some(out), _, _) => keys::write_key_file(&out, &key)?,
+                (None, Some(keystore), Some(password_file)) => {
+                    let password = keys::read_password(&password_file)?;
+                    keys::write_keystore(&keystore, &key, &password)?;
+                }
+                _ => anyhow::bail!("give --out FILE, or --keystore FILE with --password-file FILE"),
+            }
+            println!("{}", key.address());
+            Ok(())
+        }
+        KeysCommand::Address {
+            key_file,
+            keystore,
+            password_file,
+        } => {
+            let key = match (key_file, keystore, password_file) {
+                (Some(file), _, _) => keys::load_key_file(&file)?,
+                (None, Some(keystore), Some(password_file)) => {
+                    keys::load_keystore(&keystore, &keys::read_password(&password_file)?)?
+                }
+                _ => anyhow::bail!(
+                    "give --key-file FILE, or --keystore FILE with --password-file FILE"
+                ),
+            };
+            println!("{}", key.address());
+            Ok(())
+        }
+    }
+}
+
+async fn deploy(
+    config: &Config,
+    unlocked_from: Option<alloy::primitives::Address>,
+) -> anyhow::Result<()> {
+    use alloy::network::EthereumWallet;
+    use alloy::providers::{Provider, ProviderBuilder};
+    use revshare_oracle::chain::deploy::{Deployment, ensure_deployed};
+    use revshare_oracle::oracle::Oracle;
+
+    let oracle = Oracle::from_config(&config.oracle)?;
+    let url: reqwest::Url = config
+        .chain
+        .rpc_url
+        .parse()
+        .with_context(|| format!("chain.rpc_url `{}` is not a URL", config.chain.rpc_url))?;
+    let provider = match unlocked_from {
+        Some(_) => ProviderBuilder::new().connect_http(url).erased(),
+        None => {
+            let source = config
+                .chain
+                .sender
+                .as_ref()
+                .or(config.oracle.keys.first())
+                .context("no sender: set [chain] sender or give --unlocked-from")?;
+            let key = revshare_oracle::keys::load(source)?;
+            let mut bytes = key.to_bytes();
+            let signer = alloy::signers::local::PrivateKeySigner::from_bytes(&bytes.into())
+                .context("the sender key is not a valid key")?;
+            bytes.fill(0);
+            ProviderBuilder::new()
+                .wallet(EthereumWallet::from(signer))
+                .connect_http(url)
+                .erased()
+        }
+    };
+    let expected = config.oracle.contract;
+    match ensure_deployed(&provider, expected, oracle.genesis(), unlocked_from).await? {
+        Deployment::AlreadyDeployed { address } => {
+            eprintln!("RevShare is already deployed at {address}");
+            println!("{address}");
+        }
+        Deployment::Deployed { address, block } => {
+            eprintln!("deployed RevShare at {address} in block {block}");
+            if address != expected {
+                eprintln!(
+                    "note: [oracle] contract is {expected}; set REVSHARE_ORACLE__CONTRACT={address} to sign for this deployment"
+                );
+            }
+            println!("{address}");
+        }
+    }
+    Ok(())
 }

@@ -251,6 +251,18 @@ async fn a_pool_change_lands_on_chain_and_matches_the_service_pool(db: TestDb) {
         reports[1]["digest"].as_str().unwrap()
     );
 
+    // The transparency page shows each change's report, on chain, with its signatures verified.
+    let page = app.get("/c/makers").await;
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8_lossy(&page.body);
+    assert_eq!(
+        html.matches(r#"data-report-status="on chain""#).count(),
+        2,
+        "{html}"
+    );
+    assert_eq!(html.matches(r#"data-signatures="verified""#).count(), 2);
+    assert!(html.contains(reports[1]["digest"].as_str().unwrap()));
+
     // The evidence the decision hash commits to is served byte for byte.
     let hash = reports[1]["decision_hash"].as_str().unwrap();
     let evidence = app.get(&format!("/v1/evidence/{hash}")).await;
@@ -469,6 +481,8 @@ async fn a_report_that_fails_local_verification_is_never_sent(db: TestDb) {
     assert_eq!(reports[0]["status"], "refused");
     let reason = reports[0]["last_error"].as_str().unwrap();
     assert!(reason.contains("local verification"), "{reason}");
+    let html = String::from_utf8_lossy(&second.get("/c/lab").await.body).into_owned();
+    assert!(html.contains(r#"data-signatures="invalid""#), "{html}");
     assert_eq!(deployment.applied_events().await, 0, "nothing was sent");
 }
 

@@ -6,10 +6,11 @@
 //! CSS and no script, and its Content-Security-Policy forbids loading anything from anywhere, so
 //! a visit makes no request to another origin.
 //!
-//! It shows only what the service records. Decisions, policy versions, signed reports and their
-//! chain transactions do not exist yet: a history row ([`HistoryRow`]) holds what a change
-//! records today, and their columns join it when those records do. Errors are HTML pages too
-//! (a browser asked), with the status a problem detail of the same kind would carry.
+//! It shows only what the service records: each pool change with its signed report (seq, digest,
+//! policy version, relay state, block and transaction, and whether its signatures verify against
+//! the signer set in force). Links to the decision's vote join when the policy engine records them.
+//! Errors are HTML pages too (a browser asked), with the status a problem detail of the same kind
+//! would carry.
 
 use askama::Template;
 use axum::extract::State;
@@ -24,10 +25,14 @@ use crate::domain::{
     BASIS_POINTS, Cause, PoolName, PoolVersion, SplitRules, SplitVersion, Timestamp,
 };
 use crate::select::{Share, pool_distribution};
+use crate::store::{RelayStatus, StoredReport, StoredSigned};
 
 /// Nothing but the inline style may load: no script, font, image or connection anywhere.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
+
+/// Most reports read for one page.
+const REPORTS_SHOWN: u32 = 10_000;
 
 /// Versions read from the store per query while collecting a pool's history.
 const HISTORY_PAGE: u32 = 100;
@@ -73,6 +78,7 @@ async fn render(state: &AppState, names: &PathNames) -> Result<String, ErrorPage
         ErrorPage::new(&p, explanation.to_string())
     };
 
+    let mut reports = report_cells(state, live.id).await.map_err(stored)?;
     let mut pools = Vec::new();
     let mut history = Vec::new();
     for name in snapshot.pool_names() {
@@ -82,7 +88,8 @@ async fn render(state: &AppState, names: &PathNames) -> Result<String, ErrorPage
             .await
             .map_err(stored)?
         {
-            history.push(HistoryRow::pool(name, &version));
+            let report = reports.remove(&(name.to_string(), version.version));
+            history.push(HistoryRow::pool(name, &version, report));
         }
     }
     let split_versions = state
@@ -112,6 +119,38 @@ async fn render(state: &AppState, names: &PathNames) -> Result<String, ErrorPage
         tracing::error!(error = %e, "the community page did not render");
         ErrorPage::internal()
     })
+}
+
+/// The community's reports by (pool, version), each with its signatures checked against the
+/// signer set in force for it (when this node runs the oracle and knows that set).
+async fn report_cells(
+    state: &AppState,
+    community_id: i64,
+) -> Result<std::collections::HashMap<(String, u64), ReportCell>, Problem> {
+    let mut cells = std::collections::HashMap::new();
+    for report in state
+        .store
+        .community_reports(community_id, REPORTS_SHOWN)
+        .await?
+    {
+        let (Some(pool), Some(version), StoredSigned::Pool(signed)) =
+            (&report.pool, report.pool_version, &report.signed)
+        else {
+            continue;
+        };
+        let verified = match &state.oracle {
+            Some(oracle) => {
+                let set = state.store.signer_set_before(report.id, oracle).await?;
+                Some(crate::report::verify(signed, &set).is_ok())
+            }
+            None => None,
+        };
+        cells.insert(
+            (pool.clone(), version),
+            ReportCell::new(&report, signed, verified),
+        );
+    }
+    Ok(cells)
 }
 
 /// Every version of a pool, oldest first, read a page at a time.
@@ -391,9 +430,57 @@ impl SplitSummary {
     }
 }
 
-/// One change in the history: what a configuration version records today. Decision links,
-/// the policy version, the report's seq and hash, its chain transaction and signature check
-/// join here when the service records them.
+/// A pool version's signed report, as the history shows it.
+struct ReportCell {
+    seq: u64,
+    digest: String,
+    digest_short: String,
+    policy_version: u64,
+    status: &'static str,
+    block: Option<u64>,
+    tx_short: Option<String>,
+    signatures: usize,
+    /// Whether the signatures verify against the signer set in force; `None` when unknown here.
+    verified: Option<bool>,
+}
+
+impl ReportCell {
+    fn new(
+        report: &StoredReport,
+        signed: &crate::report::SignedReport<crate::report::PoolReport>,
+        verified: Option<bool>,
+    ) -> Self {
+        let digest = signed.digest().to_string();
+        ReportCell {
+            seq: signed.report().seq(),
+            digest_short: abbreviate_hash(&digest),
+            digest,
+            policy_version: signed.report().policy_version(),
+            status: match report.status {
+                RelayStatus::Pending => "pending",
+                RelayStatus::Submitted => "submitted",
+                RelayStatus::Applied => "on chain",
+                RelayStatus::Refused => "refused",
+            },
+            block: report.block_number,
+            tx_short: report
+                .tx_hash
+                .map(|hash| abbreviate_hash(&hash.to_string())),
+            signatures: signed.signatures().len(),
+            verified,
+        }
+    }
+}
+
+/// `0x1234…abcd`: enough to recognise a hash, with the whole of it in the link.
+fn abbreviate_hash(hash: &str) -> String {
+    match (hash.get(..6), hash.get(hash.len().saturating_sub(4)..)) {
+        (Some(head), Some(tail)) if hash.len() > 12 => format!("{head}…{tail}"),
+        _ => hash.to_string(),
+    }
+}
+
+/// One change in the history, with the report that put it on chain when there is one.
 struct HistoryRow {
     at: Moment,
     /// Sorts the changes of one moment: pools by name, then the split rules.
@@ -405,6 +492,7 @@ struct HistoryRow {
     version: u64,
     cause: CauseView,
     details: Details,
+    report: Option<ReportCell>,
 }
 
 enum Details {
@@ -413,7 +501,7 @@ enum Details {
 }
 
 impl HistoryRow {
-    fn pool(name: &PoolName, version: &PoolVersion) -> Self {
+    fn pool(name: &PoolName, version: &PoolVersion, report: Option<ReportCell>) -> Self {
         HistoryRow {
             at: Moment::new(version.recorded_at),
             order_key: (0, name.to_string(), u64::MAX - version.version),
@@ -422,6 +510,7 @@ impl HistoryRow {
             version: version.version,
             cause: CauseView::new(&version.cause),
             details: Details::Entries(entry_rows(version).0),
+            report,
         }
     }
 
@@ -434,6 +523,7 @@ impl HistoryRow {
             version: split.version,
             cause: CauseView::new(&split.cause),
             details: Details::Rules(SplitSummary::new(&split.rules, Some(split))),
+            report: None,
         }
     }
 }
