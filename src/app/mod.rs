@@ -1,6 +1,7 @@
-//! Wiring: opens the store, builds the snapshots, starts the webhook ingest worker and the HTTP
-//! service, and shuts both down cleanly on Ctrl-C or SIGTERM.
+//! Wiring: opens the store, builds the snapshots, starts the webhook ingest worker, the intended
+//! actions worker and the HTTP service, and shuts them down cleanly on Ctrl-C or SIGTERM.
 
+pub mod actions;
 pub mod ingest;
 mod snapshots;
 
@@ -11,9 +12,11 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::http::{AppState, router};
 use crate::openpayments::WalletDocuments;
+use crate::sources::discourse::DiscourseSites;
 use crate::store::{Store, StoreError, redact_url};
 use crate::telemetry::Metrics;
 
+pub use actions::Actions;
 pub use ingest::Ingest;
 pub use snapshots::{LiveCommunity, Snapshots};
 
@@ -40,7 +43,7 @@ pub enum AppError {
 }
 
 /// Opens the store and builds everything the routers share; starts the ingest worker unless
-/// `ingest.worker` is off.
+/// `ingest.worker` is off, and the actions worker unless `actions.worker` is off.
 pub async fn build_state(config: Config) -> Result<AppState, AppError> {
     let store = Store::connect(&config.database_url).await?;
     let snapshots = Snapshots::load(&store).await?;
@@ -57,12 +60,19 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
         snapshots: Arc::new(snapshots),
         metrics: Arc::new(metrics),
         ingest: Arc::new(Ingest::default()),
+        discourse: DiscourseSites::new(&config.discourse)?,
+        actions: Arc::new(Actions::default()),
         config: Arc::new(config),
     };
     if state.config.ingest.worker {
         ingest::start_worker(state.clone());
     } else {
         tracing::warn!("the ingest worker is off: webhook deliveries are stored, not applied");
+    }
+    if state.config.actions.worker {
+        actions::start_worker(state.clone());
+    } else {
+        tracing::warn!("the actions worker is off: intended actions are stored, not sent");
     }
     Ok(state)
 }
@@ -80,11 +90,13 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     tracing::info!(address = %local, "listening");
     let store = state.store.clone();
     let ingest = state.ingest.clone();
+    let actions = state.actions.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(AppError::Serve)?;
     ingest.stop().await;
+    actions.stop().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
