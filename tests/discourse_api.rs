@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use axum::http::Method;
@@ -422,4 +423,49 @@ async fn a_429_storm_is_waited_out_together_without_losing_a_call() {
         "every call succeeded once the wait was over"
     );
     assert!(log.iter().filter(|r| r.at >= end).all(|r| r.status == 200));
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_is_not_followed_with_the_key() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let elsewhere_hits = Arc::new(AtomicUsize::new(0));
+    let hits = elsewhere_hits.clone();
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = elsewhere.local_addr().unwrap();
+    tokio::spawn(
+        axum::serve(
+            elsewhere,
+            axum::Router::new().fallback(move || {
+                hits.fetch_add(1, Ordering::SeqCst);
+                async { "{}" }
+            }),
+        )
+        .into_future(),
+    );
+    let redirecting = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site = format!("http://{}", redirecting.local_addr().unwrap());
+    let target = format!("http://localhost:{}/u/system.json", other.port());
+    tokio::spawn(
+        axum::serve(
+            redirecting,
+            axum::Router::new().fallback(move || {
+                let target = target.clone();
+                async move { axum::response::Redirect::temporary(&target) }
+            }),
+        )
+        .into_future(),
+    );
+    let sites = DiscourseSites::new(&config()).unwrap();
+    let client = DiscourseClient::new(&sites, &site, "a-key".to_string().into(), "system");
+    let err = client.user("system").await.unwrap_err();
+    assert!(
+        matches!(err, ApiError::Refused { status: 307, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        elsewhere_hits.load(Ordering::SeqCst),
+        0,
+        "the key stays on its site"
+    );
 }

@@ -5,4 +5,5 @@
 pub mod anvil;
 pub mod discourse;
 pub mod discourse_api;
+pub mod discourse_routes;
 pub mod discourse_site;

@@ -95,12 +95,13 @@ pub struct DiscourseSites {
 }
 
 impl DiscourseSites {
-    /// Builds the shared HTTP client (rustls, no cookies, redirects followed within the site).
+    /// Builds the shared HTTP client (rustls, no cookies, redirects followed only within the
+    /// site, so the `Api-Key` header never goes to another host).
     pub fn new(config: &ApiConfig) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("revshare-oracle/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.timeout())
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(reqwest::redirect::Policy::custom(same_site_redirects))
             .build()?;
         Ok(DiscourseSites {
             http,
@@ -280,6 +281,21 @@ impl Transport {
                 }
             });
         }
+    }
+}
+
+/// Follows up to three redirects that stay on the first request's scheme, host and port.
+fn same_site_redirects(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let first = attempt.previous().first();
+    let same = first.is_some_and(|first| {
+        first.scheme() == attempt.url().scheme()
+            && first.host_str() == attempt.url().host_str()
+            && first.port_or_known_default() == attempt.url().port_or_known_default()
+    });
+    if same && attempt.previous().len() <= 3 {
+        attempt.follow()
+    } else {
+        attempt.stop()
     }
 }
 
