@@ -29,6 +29,10 @@ pub struct Config {
     pub monetization: MonetizationConfig,
     /// Webhook ingestion.
     pub ingest: IngestConfig,
+    /// The Discourse API client.
+    pub discourse: crate::sources::discourse::ApiConfig,
+    /// The worker that sends intended actions (messages, poll closes) to the platforms.
+    pub actions: crate::app::actions::ActionsConfig,
     /// The oracle's keys and the contract its reports are signed for.
     pub oracle: OracleConfig,
     /// The chain the relayer submits reports to.
@@ -188,6 +192,8 @@ impl Default for Config {
             log: LogConfig::default(),
             monetization: MonetizationConfig::default(),
             ingest: IngestConfig::default(),
+            discourse: Default::default(),
+            actions: Default::default(),
             oracle: OracleConfig::default(),
             chain: ChainConfig::default(),
         }

@@ -105,13 +105,13 @@ async fn a_delivery_stored_before_a_sigkill_is_applied_once_after_restart(db: Te
     db.store
         .put_discourse_source(
             community.id,
-            &DiscourseSource {
-                base_url: BASE_URL.into(),
-                webhook_secret: SECRET.to_string().into(),
-                wallet_field: "Wallet".into(),
-                wallet_field_id: "1".into(),
-                updated_at: Timestamp(1),
-            },
+            &DiscourseSource::webhooks_only(
+                BASE_URL,
+                SECRET.to_string().into(),
+                "Wallet",
+                "1",
+                Timestamp(1),
+            ),
         )
         .await
         .unwrap();

@@ -1,6 +1,7 @@
-//! Wiring: opens the store, builds the snapshots, starts the webhook ingest worker and the HTTP
-//! service, and shuts both down cleanly on Ctrl-C or SIGTERM.
+//! Wiring: opens the store, builds the snapshots, starts the webhook ingest worker, the intended
+//! actions worker and the HTTP service, and shuts them down cleanly on Ctrl-C or SIGTERM.
 
+pub mod actions;
 pub mod ingest;
 mod snapshots;
 
@@ -13,9 +14,11 @@ use crate::config::Config;
 use crate::http::{AppState, router};
 use crate::openpayments::WalletDocuments;
 use crate::oracle::Oracle;
+use crate::sources::discourse::DiscourseSites;
 use crate::store::{Store, StoreError, redact_url};
 use crate::telemetry::Metrics;
 
+pub use actions::Actions;
 pub use ingest::Ingest;
 pub use snapshots::{LiveCommunity, Snapshots};
 
@@ -48,7 +51,7 @@ pub enum AppError {
 }
 
 /// Opens the store and builds everything the routers share; starts the ingest worker unless
-/// `ingest.worker` is off.
+/// `ingest.worker` is off, and the actions worker unless `actions.worker` is off.
 pub async fn build_state(config: Config) -> Result<AppState, AppError> {
     let store = Store::connect(&config.database_url).await?;
     let snapshots = Snapshots::load(&store).await?;
@@ -76,6 +79,8 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
         ingest: Arc::new(Ingest::default()),
         oracle,
         relayer: Arc::new(RelayerHandle::default()),
+        discourse: DiscourseSites::new(&config.discourse)?,
+        actions: Arc::new(Actions::default()),
         config: Arc::new(config),
     };
     if state.config.ingest.worker {
@@ -98,6 +103,11 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
             tracing::warn!("the relayer is off: signed reports wait in the outbox");
         }
     }
+    if state.config.actions.worker {
+        actions::start_worker(state.clone());
+    } else {
+        tracing::warn!("the actions worker is off: intended actions are stored, not sent");
+    }
     Ok(state)
 }
 
@@ -115,12 +125,14 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     let store = state.store.clone();
     let ingest = state.ingest.clone();
     let relayer = state.relayer.clone();
+    let actions = state.actions.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(AppError::Serve)?;
     ingest.stop().await;
     relayer.stop().await;
+    actions.stop().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -2,6 +2,7 @@
 //! and operational routes, all documented in one OpenAPI document; beside them, each community's
 //! HTML transparency page and the snippet web pages include.
 
+pub mod actions;
 pub mod admin;
 pub mod extract;
 pub mod hooks;
@@ -30,10 +31,11 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::{Ingest, LiveCommunity, Snapshots};
+use crate::app::{Actions, Ingest, LiveCommunity, Snapshots};
 use crate::config::Config;
 use crate::domain::CommunitySlug;
 use crate::openpayments::WalletDocuments;
+use crate::sources::discourse::DiscourseSites;
 use crate::store::Store;
 use crate::telemetry::{Metrics, RouteLabels};
 
@@ -61,6 +63,10 @@ pub struct AppState {
     pub oracle: Option<Arc<crate::oracle::Oracle>>,
     /// The relayer's handle: woken after each stored report.
     pub relayer: Arc<crate::chain::relayer::RelayerHandle>,
+    /// The Discourse sites the service calls: one HTTP client, one rate-limit gate per site.
+    pub discourse: DiscourseSites,
+    /// The intended-actions worker's handle: woken after each stored action.
+    pub actions: Arc<Actions>,
 }
 
 /// The community's live snapshot, or a 404 problem.
@@ -133,6 +139,7 @@ pub fn router(state: AppState) -> Router {
             source_settings::put_discourse_source,
             source_settings::get_discourse_source
         ))
+        .routes(routes!(actions::list_actions))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_admin,

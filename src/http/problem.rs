@@ -49,6 +49,8 @@ pub enum ProblemKind {
     NothingToPick,
     /// The chosen wallet's document could not be fetched.
     WalletUnreachable,
+    /// The community's platform (its Discourse) could not be reached or kept failing.
+    PlatformUnavailable,
     /// The database does not answer.
     Unavailable,
     /// Anything unexpected.
@@ -57,7 +59,7 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// All kinds, for the explanation pages.
-    pub const ALL: [ProblemKind; 19] = [
+    pub const ALL: [ProblemKind; 20] = [
         ProblemKind::NotFound,
         ProblemKind::MethodNotAllowed,
         ProblemKind::UnknownCommunity,
@@ -75,6 +77,7 @@ impl ProblemKind {
         ProblemKind::Conflict,
         ProblemKind::NothingToPick,
         ProblemKind::WalletUnreachable,
+        ProblemKind::PlatformUnavailable,
         ProblemKind::Unavailable,
         ProblemKind::Internal,
     ];
@@ -189,6 +192,12 @@ impl ProblemKind {
                 StatusCode::BAD_GATEWAY,
                 "Wallet unreachable",
                 "The chosen wallet's wallet-address document could not be fetched or is not valid.",
+            ),
+            PlatformUnavailable => (
+                "platform-unavailable",
+                StatusCode::BAD_GATEWAY,
+                "Platform unavailable",
+                "The community's platform (its Discourse) could not be reached, kept failing, or asked the service to wait; try again later.",
             ),
             Unavailable => (
                 "unavailable",

@@ -4,6 +4,7 @@
 //! integer milliseconds, JSON is text. Each aggregate has its own module. History tables are
 //! append-only, enforced by database triggers as well as by the absence of any update here.
 
+mod actions;
 mod communities;
 mod config;
 mod deliveries;
@@ -22,6 +23,9 @@ use sqlx::{AnyPool, Executor};
 
 use crate::domain::{CommunitySlug, PoolName};
 
+pub use actions::{
+    ActionAttempt, ActionKind, ActionState, AttemptOutcome, NewAction, StoredAction,
+};
 pub use communities::CommunityRow;
 pub use deliveries::{DeliveryCounts, DeliveryTx, NewDelivery, PendingDelivery, StoredDelivery};
 pub use members::WalletHistoryEntry;

@@ -1,6 +1,7 @@
-//! Per-community source settings: for now, where the community's Discourse is and how its
-//! webhooks are signed. The secret is held as a `SecretString`, so it never reaches a log line,
-//! an error or a response.
+//! Per-community source settings: where the community's Discourse is, how its webhooks are
+//! signed, which custom user field holds a wallet, and how the service acts on the site (API key
+//! and username, where polls go). Secrets are held as `SecretString`s, so they never reach a log
+//! line, an error or a response.
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::Row;
@@ -20,8 +21,43 @@ pub struct DiscourseSource {
     pub wallet_field: String,
     /// That field's id, as Discourse keys `user_fields` (a number, as a string).
     pub wallet_field_id: String,
+    /// When the id was resolved from the name through Discourse's API; `None` when the admin
+    /// gave it.
+    pub wallet_field_resolved_at: Option<Timestamp>,
+    /// The API key the service acts with, when it acts on the site.
+    pub api_key: Option<SecretString>,
+    /// The user the API key acts as.
+    pub api_username: Option<String>,
+    /// The topic polls are posted in as replies.
+    pub poll_topic_id: Option<i64>,
+    /// The category polls are posted in as new topics (when no topic is set).
+    pub poll_category_id: Option<i64>,
     /// When the settings were last set.
     pub updated_at: Timestamp,
+}
+
+impl DiscourseSource {
+    /// Settings for receiving webhooks only: no API access, no poll destination.
+    pub fn webhooks_only(
+        base_url: &str,
+        webhook_secret: SecretString,
+        wallet_field: &str,
+        wallet_field_id: &str,
+        updated_at: Timestamp,
+    ) -> DiscourseSource {
+        DiscourseSource {
+            base_url: base_url.to_string(),
+            webhook_secret,
+            wallet_field: wallet_field.to_string(),
+            wallet_field_id: wallet_field_id.to_string(),
+            wallet_field_resolved_at: None,
+            api_key: None,
+            api_username: None,
+            poll_topic_id: None,
+            poll_category_id: None,
+            updated_at,
+        }
+    }
 }
 
 impl Store {
@@ -33,17 +69,28 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO discourse_sources \
-               (community_id, base_url, webhook_secret, wallet_field, wallet_field_id, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
+               (community_id, base_url, webhook_secret, wallet_field, wallet_field_id, \
+                wallet_field_resolved_at_ms, api_key, api_username, poll_topic_id, \
+                poll_category_id, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (community_id) DO UPDATE SET base_url = excluded.base_url, \
                webhook_secret = excluded.webhook_secret, wallet_field = excluded.wallet_field, \
-               wallet_field_id = excluded.wallet_field_id, updated_at_ms = excluded.updated_at_ms",
+               wallet_field_id = excluded.wallet_field_id, \
+               wallet_field_resolved_at_ms = excluded.wallet_field_resolved_at_ms, \
+               api_key = excluded.api_key, api_username = excluded.api_username, \
+               poll_topic_id = excluded.poll_topic_id, \
+               poll_category_id = excluded.poll_category_id, updated_at_ms = excluded.updated_at_ms",
         )
         .bind(community_id)
         .bind(&source.base_url)
         .bind(source.webhook_secret.expose_secret())
         .bind(&source.wallet_field)
         .bind(&source.wallet_field_id)
+        .bind(source.wallet_field_resolved_at.map(Timestamp::millis))
+        .bind(source.api_key.as_ref().map(|k| k.expose_secret().to_string()))
+        .bind(source.api_username.as_deref())
+        .bind(source.poll_topic_id)
+        .bind(source.poll_category_id)
         .bind(source.updated_at.millis())
         .execute(&self.pool)
         .await?;
@@ -56,7 +103,9 @@ impl Store {
         community_id: i64,
     ) -> Result<Option<DiscourseSource>, StoreError> {
         let row = sqlx::query(
-            "SELECT base_url, webhook_secret, wallet_field, wallet_field_id, updated_at_ms \
+            "SELECT base_url, webhook_secret, wallet_field, wallet_field_id, \
+               wallet_field_resolved_at_ms, api_key, api_username, poll_topic_id, \
+               poll_category_id, updated_at_ms \
              FROM discourse_sources WHERE community_id = $1",
         )
         .bind(community_id)
@@ -68,6 +117,15 @@ impl Store {
                 webhook_secret: SecretString::from(row.try_get::<String, _>("webhook_secret")?),
                 wallet_field: row.try_get("wallet_field")?,
                 wallet_field_id: row.try_get("wallet_field_id")?,
+                wallet_field_resolved_at: row
+                    .try_get::<Option<i64>, _>("wallet_field_resolved_at_ms")?
+                    .map(Timestamp),
+                api_key: row
+                    .try_get::<Option<String>, _>("api_key")?
+                    .map(SecretString::from),
+                api_username: row.try_get("api_username")?,
+                poll_topic_id: row.try_get("poll_topic_id")?,
+                poll_category_id: row.try_get("poll_category_id")?,
                 updated_at: Timestamp(row.try_get("updated_at_ms")?),
             })
         })

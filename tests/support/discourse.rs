@@ -7,7 +7,7 @@
 //! service over loopback HTTP.
 //!
 //! It signs with its own HMAC, not the service's code, so a test that passes shows the two agree.
-//! The API-server half (user fields, polls) joins this module with the API client.
+//! The API half (users, user fields, topics, posts, polls) is `discourse_api`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -4,3 +4,6 @@
 
 pub mod anvil;
 pub mod discourse;
+pub mod discourse_api;
+pub mod discourse_routes;
+pub mod discourse_site;

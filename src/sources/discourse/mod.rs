@@ -1,22 +1,35 @@
 //! Discourse: webhook signatures, payloads, and what each event changes in the member registry
-//! and the topic facts. Nothing here does I/O; `http::hooks` checks and stores deliveries and
-//! `app::ingest` applies them.
+//! and the topic facts (pure; `http::hooks` checks and stores deliveries and `app::ingest` applies
+//! them); and the API client with its voting backend (I/O: `transport`, `client`, `backend`).
 //!
 //! A wallet found in a member's custom user field is only recorded in the registry (with its
 //! history); turning a wallet change into a vote or a pool entry is the policy engine's job.
-//! Resolving the wallet field's name to its id through Discourse's API belongs to the API client.
+//! The wallet field's name is resolved to its id through the API when the settings are set.
 
+pub mod api;
+mod backend;
+mod client;
 mod payload;
 mod plan;
+mod poll;
+mod retry;
 mod signature;
+mod status;
+mod transport;
 
+pub use backend::{BACKEND_NAME, DiscourseVoting, PollDestination, SetupError, api_access};
+pub use client::{CreatedPost, DiscourseClient, NewPost, VOTERS_PAGE_LIMIT};
 pub use payload::{
     BasicUser, Event, GroupRef, PayloadError, Post, TagRef, Topic, User, UserEvent, parse_event,
 };
 pub use plan::{
     MemberPlan, TopicPlan, TopicRecord, WalletChange, plan_member, plan_topic, topic_id,
 };
+pub use poll::{POLL_NAME, PollRef, PollSpec, PollSpecError, option_digest, option_texts};
+pub use retry::{ApiConfig, RateGate, rate_limit_wait};
 pub use signature::{SIGNATURE_PREFIX, SignatureError, sign, verify_signature};
+pub use status::{PollStanding, option_labels, poll_state, standing, voters_match_counts};
+pub use transport::{ApiError, DiscourseSites, RawDocument, Repeat, Transport};
 
 /// The platform's name in the store.
 pub const PLATFORM: &str = "discourse";
