@@ -226,7 +226,16 @@ pub async fn put_pool(
             let slug = &live.community.slug;
             let version = state
                 .store
-                .append_reported_pool_version(live.id, slug, name, &pool, &cause, now(), oracle)
+                .append_reported_pool_version(
+                    live.id,
+                    slug,
+                    name,
+                    &pool,
+                    &cause,
+                    now(),
+                    oracle,
+                    None,
+                )
                 .await?;
             state.relayer.wake();
             version

@@ -105,7 +105,9 @@ const REPORT_COLUMNS: &str = "r.id, r.kind, c.slug, r.pool, r.pool_version, r.ch
 impl Store {
     /// Appends a new version of a pool and, in the same transaction, the oracle's signed report of
     /// it, chained to the pool's previous report in the oracle's domain and signed by the signer
-    /// set in force. Either both are stored or neither.
+    /// set in force. Either both are stored or neither. The report commits to `decision`'s
+    /// evidence and policy version or, for an admin's change, to the bootstrap's own evidence
+    /// under policy version 0.
     #[allow(clippy::too_many_arguments)]
     pub async fn append_reported_pool_version(
         &self,
@@ -116,17 +118,33 @@ impl Store {
         cause: &Cause,
         at: Timestamp,
         oracle: &Oracle,
+        decision: Option<(&Evidence, u64)>,
     ) -> Result<PoolVersion, StoreError> {
         let mut tx = self.pool.begin().await?;
         let version =
             super::pools::insert_pool_version(&mut tx, community_id, name, pool, cause, at).await?;
-        let evidence = Evidence::bootstrap(community, name, version.version, cause, at);
+        let (evidence, policy_version) = match decision {
+            Some((evidence, policy_version)) => (evidence.clone(), policy_version),
+            None => (
+                Evidence::bootstrap(community, name, version.version, cause, at),
+                0,
+            ),
+        };
         let id = crate::report::PoolId::new(community, name);
         let domain = oracle.domain();
         let head = chain_head(&mut tx, domain, "pool", id.community(), id.pool()).await?;
         let set = signer_set_in_force(&mut tx, oracle).await?;
         let signed = oracle
-            .pool_report(head, community, name, pool, &evidence, 0, at, &set)
+            .pool_report(
+                head,
+                community,
+                name,
+                pool,
+                &evidence,
+                policy_version,
+                at,
+                &set,
+            )
             .map_err(oracle_error)?;
         let report = abi::PoolReport::from(signed.report());
         insert_report(
