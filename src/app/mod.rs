@@ -1,8 +1,10 @@
-//! Wiring: opens the store, builds the snapshots, starts the webhook ingest worker and the HTTP
-//! service, and shuts both down cleanly on Ctrl-C or SIGTERM.
+//! Wiring: opens the store, builds the snapshots, starts the webhook ingest worker, the voting
+//! worker and the HTTP service, and shuts them down cleanly on Ctrl-C or SIGTERM.
 
+pub mod backends;
 pub mod ingest;
 mod snapshots;
+pub mod voting;
 
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ use crate::telemetry::Metrics;
 
 pub use ingest::Ingest;
 pub use snapshots::{LiveCommunity, Snapshots};
+pub use voting::Voting;
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -57,12 +60,20 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
         snapshots: Arc::new(snapshots),
         metrics: Arc::new(metrics),
         ingest: Arc::new(Ingest::default()),
+        voting: Arc::new(Voting::new(&config.voting)?),
         config: Arc::new(config),
     };
     if state.config.ingest.worker {
         ingest::start_worker(state.clone());
     } else {
         tracing::warn!("the ingest worker is off: webhook deliveries are stored, not applied");
+    }
+    if state.config.voting.worker {
+        voting::start_worker(state.clone());
+    } else {
+        tracing::warn!(
+            "the voting worker is off: votes are not re-read, nor failed starts retried"
+        );
     }
     Ok(state)
 }
@@ -80,11 +91,13 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     tracing::info!(address = %local, "listening");
     let store = state.store.clone();
     let ingest = state.ingest.clone();
+    let voting = state.voting.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(AppError::Serve)?;
     ingest.stop().await;
+    voting.stop().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -5,6 +5,8 @@
 pub mod admin;
 pub mod extract;
 pub mod hooks;
+pub mod loomio_hook;
+pub mod loomio_settings;
 pub mod monetization;
 pub mod ops;
 pub mod page;
@@ -13,6 +15,7 @@ pub mod public;
 pub mod snippet;
 pub mod source_settings;
 pub mod views;
+pub mod votes;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,7 +32,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::{Ingest, LiveCommunity, Snapshots};
+use crate::app::{Ingest, LiveCommunity, Snapshots, Voting};
 use crate::config::Config;
 use crate::domain::CommunitySlug;
 use crate::openpayments::WalletDocuments;
@@ -56,6 +59,8 @@ pub struct AppState {
     pub wallet_documents: WalletDocuments,
     /// The webhook ingest worker's handle: woken after each stored delivery.
     pub ingest: Arc<Ingest>,
+    /// The voting worker's handle and the platforms' HTTP client.
+    pub voting: Arc<Voting>,
 }
 
 /// The community's live snapshot, or a 404 problem.
@@ -76,6 +81,7 @@ pub fn live(state: &AppState, slug: &CommunitySlug) -> Result<Arc<LiveCommunity>
         (name = "public", description = "Read-only, CORS-open"),
         (name = "web-monetization", description = "URLs for <link rel=\"monetization\">"),
         (name = "admin", description = "Bearer-token protected writes"),
+        (name = "voting", description = "The standard voting API over every voting backend; admin token"),
     )
 )]
 struct ApiDoc;
@@ -124,6 +130,13 @@ pub fn router(state: AppState) -> Router {
             source_settings::put_discourse_source,
             source_settings::get_discourse_source
         ))
+        .routes(routes!(
+            loomio_settings::put_loomio_source,
+            loomio_settings::get_loomio_source
+        ))
+        .routes(routes!(votes::start_vote))
+        .routes(routes!(votes::get_vote))
+        .routes(routes!(votes::close_vote))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_admin,
@@ -147,6 +160,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/hooks/discourse/{community}",
             post(hooks::discourse).layer(DefaultBodyLimit::max(state.config.ingest.max_body_bytes)),
+        )
+        .route(
+            "/hooks/loomio/{community}",
+            post(loomio_hook::loomio)
+                .layer(DefaultBodyLimit::max(state.config.ingest.max_body_bytes)),
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -4,9 +4,10 @@
 //! resolves (relative to the service) to a short explanation at `/problems/{kind}`. Details never
 //! carry secrets: database errors are logged and answered with a generic 500.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::domain::{NameError, PointerError};
 use crate::select::PickError;
@@ -53,11 +54,17 @@ pub enum ProblemKind {
     Unavailable,
     /// Anything unexpected.
     Internal,
+    /// The community has no vote with this id.
+    UnknownVote,
+    /// A voting platform refused a call, or answered something unreadable.
+    PlatformRefused,
+    /// A voting platform could not be reached or asked to be called later.
+    PlatformUnavailable,
 }
 
 impl ProblemKind {
     /// All kinds, for the explanation pages.
-    pub const ALL: [ProblemKind; 19] = [
+    pub const ALL: [ProblemKind; 22] = [
         ProblemKind::NotFound,
         ProblemKind::MethodNotAllowed,
         ProblemKind::UnknownCommunity,
@@ -77,6 +84,9 @@ impl ProblemKind {
         ProblemKind::WalletUnreachable,
         ProblemKind::Unavailable,
         ProblemKind::Internal,
+        ProblemKind::UnknownVote,
+        ProblemKind::PlatformRefused,
+        ProblemKind::PlatformUnavailable,
     ];
 
     /// The kind's slug in its `type` URI.
@@ -202,6 +212,24 @@ impl ProblemKind {
                 "Internal error",
                 "Something unexpected failed; it was logged.",
             ),
+            UnknownVote => (
+                "unknown-vote",
+                StatusCode::NOT_FOUND,
+                "Unknown vote",
+                "The community has no vote with this id.",
+            ),
+            PlatformRefused => (
+                "platform-refused",
+                StatusCode::BAD_GATEWAY,
+                "Platform refused",
+                "The voting platform refused the call, or answered something the service cannot read; the detail gives the platform's reason. Trying again unchanged will not help.",
+            ),
+            PlatformUnavailable => (
+                "platform-unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Platform unavailable",
+                "The voting platform could not be reached, failed, or asked to be called later (`Retry-After` says when, if it did). A vote's start or close that was stored is retried by the service; `vote` names it.",
+            ),
         }
     }
 
@@ -249,6 +277,8 @@ pub struct Problem {
     kind: ProblemKind,
     detail: String,
     errors: Vec<FieldError>,
+    extensions: Map<String, Value>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 #[derive(Serialize)]
@@ -260,6 +290,8 @@ struct ProblemBody<'a> {
     detail: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [FieldError],
+    #[serde(flatten)]
+    extensions: &'a Map<String, Value>,
 }
 
 impl Problem {
@@ -269,7 +301,21 @@ impl Problem {
             kind,
             detail: detail.into(),
             errors: Vec::new(),
+            extensions: Map::new(),
+            headers: Vec::new(),
         }
+    }
+
+    /// The same problem with an extension member (RFC 9457 §3.2), such as the vote it concerns.
+    pub fn with_extension(mut self, name: &str, value: Value) -> Self {
+        self.extensions.insert(name.to_string(), value);
+        self
+    }
+
+    /// The same problem answered with one more header, such as `Retry-After` or `Location`.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
     }
 
     /// A 422 naming each field and the rule it broke.
@@ -279,18 +325,17 @@ impl Problem {
             many => format!("{} fields broke a rule", many.len()),
         };
         Problem {
-            kind: ProblemKind::InvalidField,
-            detail,
             errors,
+            ..Problem::new(ProblemKind::InvalidField, detail)
         }
     }
 
     /// A 400 naming the path or query parameter and the rule it broke.
     pub fn invalid_parameter(error: FieldError) -> Self {
+        let detail = format!("`{}` {}", error.field, error.detail);
         Problem {
-            kind: ProblemKind::InvalidParameter,
-            detail: format!("`{}` {}", error.field, error.detail),
             errors: vec![error],
+            ..Problem::new(ProblemKind::InvalidParameter, detail)
         }
     }
 
@@ -309,6 +354,7 @@ impl IntoResponse for Problem {
             status: status.as_u16(),
             detail: &self.detail,
             errors: &self.errors,
+            extensions: &self.extensions,
         };
         let json = serde_json::to_vec(&body).expect("a problem always serialises");
         let mut response = (status, json).into_response();
@@ -320,6 +366,9 @@ impl IntoResponse for Problem {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.kind == ProblemKind::Unauthorized {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        for (name, value) in self.headers {
+            headers.insert(name, value);
         }
         response
     }

@@ -7,10 +7,12 @@
 mod communities;
 mod config;
 mod deliveries;
+mod loomio_sources;
 mod members;
 mod pools;
 mod sources;
 mod splits;
+mod votes;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -23,8 +25,10 @@ use crate::domain::{CommunitySlug, PoolName};
 
 pub use communities::CommunityRow;
 pub use deliveries::{DeliveryCounts, DeliveryTx, NewDelivery, PendingDelivery, StoredDelivery};
+pub use loomio_sources::LoomioSource;
 pub use members::WalletHistoryEntry;
 pub use sources::DiscourseSource;
+pub use votes::{EvidenceDocument, NewVote, Reading, ReadingOutcome, VoteRecord};
 
 /// Which database the store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

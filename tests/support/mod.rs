@@ -4,3 +4,4 @@
 
 pub mod anvil;
 pub mod discourse;
+pub mod loomio;
