@@ -130,8 +130,11 @@ pub struct VoteView {
     close_requested_at: Option<String>,
     /// When the platform closed it.
     closed_at: Option<String>,
-    /// When the counts below were read; `null` before the first reading.
-    read_at: Option<String>,
+    /// When the platform was last read.
+    last_read_at: Option<String>,
+    /// When the reading below was taken: the last time the vote was seen to change; `null`
+    /// before the first reading.
+    changed_at: Option<String>,
     /// One tally per option, as last read.
     tallies: Vec<TallyView>,
     /// Every current ballot, as last read.
@@ -282,7 +285,8 @@ async fn view(state: &AppState, vote: &VoteRecord) -> Result<VoteView, Problem> 
         created_at: vote.created_at.to_rfc3339(),
         close_requested_at: time(vote.close_requested_at),
         closed_at: time(closed_at),
-        read_at: latest.map(|r| r.read_at.to_rfc3339()),
+        last_read_at: time(vote.last_read_at),
+        changed_at: latest.map(|r| r.read_at.to_rfc3339()),
         tallies: latest
             .map(|r| {
                 r.tallies

@@ -22,6 +22,8 @@
 
 #[path = "loomio/api.rs"]
 mod api;
+#[path = "loomio/documents.rs"]
+mod documents;
 #[path = "loomio/hooks.rs"]
 mod hooks;
 
