@@ -35,6 +35,16 @@ async fn loomio_settings_are_kept_and_the_key_is_never_shown(db: TestDb) {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["base_url", "api_key", "group_id"]);
+    let clear = app
+        .admin(
+            "PUT",
+            "/v1/admin/communities/quiet/sources/loomio",
+            json!({"base_url": "http://loomio.example", "api_key": KEY, "group_id": 7}),
+        )
+        .await
+        .assert_problem(422, "invalid-field");
+    assert_eq!(clear["errors"][0]["rule"], "https-url");
+    assert!(!clear.to_string().contains(KEY));
 
     let reply = app
         .get_admin("/v1/admin/communities/coop/sources/loomio")

@@ -71,6 +71,18 @@ fn normalise_site(url: &str) -> String {
     }
 }
 
+/// Whether a URL's authority (host and port) names this machine.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn check(input: &LoomioSourceInput) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let url = input.base_url.trim();
@@ -79,7 +91,7 @@ fn check(input: &LoomioSourceInput) -> Vec<FieldError> {
         .strip_prefix("https://")
         .or_else(|| lower.strip_prefix("http://"))
         .map(|rest| rest.split('/').next().unwrap_or_default().to_string());
-    if authority.is_none_or(|a| a.is_empty())
+    if authority.as_ref().is_none_or(|a| a.is_empty())
         || url.len() > 2000
         || url.contains(['?', '#', '@', ' ', '\\'])
         || url.chars().any(char::is_control)
@@ -88,6 +100,13 @@ fn check(input: &LoomioSourceInput) -> Vec<FieldError> {
             "base_url",
             "http-url",
             "must be the Loomio site's http(s) URL, without query, fragment or userinfo",
+        ));
+    } else if lower.starts_with("http://") && !authority.as_deref().is_some_and(is_loopback) {
+        errors.push(FieldError::new(
+            "base_url",
+            "https-url",
+            "must be https, so that the API key never travels in clear (http only for a Loomio \
+             on this machine)",
         ));
     }
     let key = input.api_key.expose_secret();
@@ -156,6 +175,16 @@ pub async fn get_loomio_source(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_this_machine_is_loopback() {
+        assert!(is_loopback("127.0.0.1:3000"));
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("[::1]:8080"));
+        assert!(!is_loopback("loomio.example"));
+        assert!(!is_loopback("127.0.0.1.example"));
+        assert!(!is_loopback("10.0.0.1"));
+    }
 
     #[test]
     fn sites_are_kept_in_one_form() {

@@ -54,14 +54,6 @@ impl Lifecycle {
     pub fn is_live(self) -> bool {
         matches!(self, Lifecycle::Open | Lifecycle::Closing)
     }
-
-    /// Whether nothing about the vote changes any more.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Lifecycle::Closed | Lifecycle::Failed | Lifecycle::Cancelled
-        )
-    }
 }
 
 impl fmt::Display for Lifecycle {
