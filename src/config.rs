@@ -37,6 +37,8 @@ pub struct Config {
     pub oracle: OracleConfig,
     /// The chain the relayer submits reports to.
     pub chain: ChainConfig,
+    /// The standard voting API and its worker.
+    pub voting: VotingConfig,
 }
 
 /// The oracle: which keys sign reports, for which deployment of the RevShare contract. The
@@ -106,6 +108,50 @@ impl Default for ChainConfig {
             receipt_timeout_secs: 60,
             max_backoff_ms: 30_000,
             poll_interval_ms: 2_000,
+        }
+    }
+}
+
+/// How votes are started, re-read and closed on their platforms.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VotingConfig {
+    /// Whether this process runs the voting worker (retries of pending starts and closes, and
+    /// re-reads of open votes). With `false` votes are still started and closed on request.
+    pub worker: bool,
+    /// How often an open vote is re-read, in seconds.
+    pub reread_interval_secs: u64,
+    /// Shortest time between two re-reads of one community's votes on a platform's hints
+    /// (Loomio's webhooks), in milliseconds; hints in between are served together after it.
+    pub hint_interval_ms: u64,
+    /// Longest wait for one platform request, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Tries of one platform call, the first included.
+    pub call_attempts: u32,
+    /// Wait before the first retry, in milliseconds; each retry waits twice as long as the last,
+    /// within one call and between the worker's tries of a pending start or close.
+    pub retry_base_ms: u64,
+    /// Longest wait between two tries, in milliseconds.
+    pub retry_max_ms: u64,
+    /// Longest `Retry-After` waited out inside one call, in seconds; a longer one is left to the
+    /// worker, which tries again after it.
+    pub max_retry_after_secs: u64,
+    /// Largest platform answer read, in bytes.
+    pub max_response_bytes: usize,
+}
+
+impl Default for VotingConfig {
+    fn default() -> Self {
+        VotingConfig {
+            worker: true,
+            reread_interval_secs: 60,
+            hint_interval_ms: 2_000,
+            request_timeout_ms: 10_000,
+            call_attempts: 4,
+            retry_base_ms: 500,
+            retry_max_ms: 300_000,
+            max_retry_after_secs: 30,
+            max_response_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -196,6 +242,7 @@ impl Default for Config {
             actions: Default::default(),
             oracle: OracleConfig::default(),
             chain: ChainConfig::default(),
+            voting: VotingConfig::default(),
         }
     }
 }

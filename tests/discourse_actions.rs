@@ -204,7 +204,7 @@ async fn bad_discourse_settings_get_422_and_an_unreachable_site_502(db: TestDb) 
     fake.go_down().await;
     put(settings(&fake))
         .await
-        .assert_problem(502, "platform-unavailable");
+        .assert_problem(503, "platform-unavailable");
     let kept = app.state.store.discourse_source(id).await.unwrap().unwrap();
     assert!(kept.api_key.is_none(), "a refused request stores nothing");
 }

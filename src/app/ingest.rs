@@ -20,6 +20,7 @@ use crate::http::AppState;
 use crate::sources::discourse::{
     self, Event, MemberPlan, TopicPlan, TopicRecord, parse_event, plan_member, plan_topic, topic_id,
 };
+use crate::sources::loomio;
 use crate::store::{CommunityRow, DeliveryTx, PendingDelivery, StoreError};
 
 /// How long the worker waits after a database error before trying again.
@@ -161,7 +162,13 @@ async fn apply(
         return Ok(None);
     };
     let at = now();
-    let (outcome, changed) = if delivery.platform != discourse::PLATFORM {
+    let (outcome, changed) = if delivery.platform == loomio::PLATFORM {
+        (
+            "hint: the community's open Loomio votes are re-read through the API; the body is not read"
+                .to_string(),
+            false,
+        )
+    } else if delivery.platform != discourse::PLATFORM {
         (
             format!("ignored: unknown platform `{}`", delivery.platform),
             false,

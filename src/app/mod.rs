@@ -1,9 +1,12 @@
 //! Wiring: opens the store, builds the snapshots, starts the webhook ingest worker, the intended
-//! actions worker and the HTTP service, and shuts them down cleanly on Ctrl-C or SIGTERM.
+//! actions worker, the voting worker, the relayer and the HTTP service, and shuts them down
+//! cleanly on Ctrl-C or SIGTERM.
 
 pub mod actions;
+pub mod backends;
 pub mod ingest;
 mod snapshots;
+pub mod voting;
 
 use std::sync::Arc;
 
@@ -21,6 +24,7 @@ use crate::telemetry::Metrics;
 pub use actions::Actions;
 pub use ingest::Ingest;
 pub use snapshots::{LiveCommunity, Snapshots};
+pub use voting::Voting;
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +85,7 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
         relayer: Arc::new(RelayerHandle::default()),
         discourse: DiscourseSites::new(&config.discourse)?,
         actions: Arc::new(Actions::default()),
+        voting: Arc::new(Voting::new(&config.voting)?),
         config: Arc::new(config),
     };
     if state.config.ingest.worker {
@@ -108,6 +113,13 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
     } else {
         tracing::warn!("the actions worker is off: intended actions are stored, not sent");
     }
+    if state.config.voting.worker {
+        voting::start_worker(state.clone());
+    } else {
+        tracing::warn!(
+            "the voting worker is off: votes are not re-read, nor failed starts retried"
+        );
+    }
     Ok(state)
 }
 
@@ -126,6 +138,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     let ingest = state.ingest.clone();
     let relayer = state.relayer.clone();
     let actions = state.actions.clone();
+    let voting = state.voting.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -133,6 +146,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     ingest.stop().await;
     relayer.stop().await;
     actions.stop().await;
+    voting.stop().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -6,6 +6,8 @@ pub mod actions;
 pub mod admin;
 pub mod extract;
 pub mod hooks;
+pub mod loomio_hook;
+pub mod loomio_settings;
 pub mod monetization;
 pub mod ops;
 pub mod page;
@@ -15,6 +17,7 @@ pub mod reports;
 pub mod snippet;
 pub mod source_settings;
 pub mod views;
+pub mod votes;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,7 +34,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::{Actions, Ingest, LiveCommunity, Snapshots};
+use crate::app::{Actions, Ingest, LiveCommunity, Snapshots, Voting};
 use crate::config::Config;
 use crate::domain::CommunitySlug;
 use crate::openpayments::WalletDocuments;
@@ -67,6 +70,8 @@ pub struct AppState {
     pub discourse: DiscourseSites,
     /// The intended-actions worker's handle: woken after each stored action.
     pub actions: Arc<Actions>,
+    /// The voting worker's handle and the platforms' HTTP client.
+    pub voting: Arc<Voting>,
 }
 
 /// The community's live snapshot, or a 404 problem.
@@ -87,6 +92,7 @@ pub fn live(state: &AppState, slug: &CommunitySlug) -> Result<Arc<LiveCommunity>
         (name = "public", description = "Read-only, CORS-open"),
         (name = "web-monetization", description = "URLs for <link rel=\"monetization\">"),
         (name = "admin", description = "Bearer-token protected writes"),
+        (name = "voting", description = "The standard voting API over every voting backend; admin token"),
     )
 )]
 struct ApiDoc;
@@ -140,6 +146,13 @@ pub fn router(state: AppState) -> Router {
             source_settings::get_discourse_source
         ))
         .routes(routes!(actions::list_actions))
+        .routes(routes!(
+            loomio_settings::put_loomio_source,
+            loomio_settings::get_loomio_source
+        ))
+        .routes(routes!(votes::start_vote))
+        .routes(routes!(votes::get_vote))
+        .routes(routes!(votes::close_vote))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             admin::require_admin,
@@ -163,6 +176,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/hooks/discourse/{community}",
             post(hooks::discourse).layer(DefaultBodyLimit::max(state.config.ingest.max_body_bytes)),
+        )
+        .route(
+            "/hooks/loomio/{community}",
+            post(loomio_hook::loomio)
+                .layer(DefaultBodyLimit::max(state.config.ingest.max_body_bytes)),
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

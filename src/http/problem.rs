@@ -4,9 +4,10 @@
 //! resolves (relative to the service) to a short explanation at `/problems/{kind}`. Details never
 //! carry secrets: database errors are logged and answered with a generic 500.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::domain::{NameError, PointerError};
 use crate::select::PickError;
@@ -49,17 +50,22 @@ pub enum ProblemKind {
     NothingToPick,
     /// The chosen wallet's document could not be fetched.
     WalletUnreachable,
-    /// The community's platform (its Discourse) could not be reached or kept failing.
-    PlatformUnavailable,
     /// The database does not answer.
     Unavailable,
     /// Anything unexpected.
     Internal,
+    /// The community has no vote with this id.
+    UnknownVote,
+    /// A voting platform refused a call, or answered something unreadable.
+    PlatformRefused,
+    /// The community's platform (Discourse, Loomio) could not be reached, kept failing, or asked
+    /// to be called later.
+    PlatformUnavailable,
 }
 
 impl ProblemKind {
     /// All kinds, for the explanation pages.
-    pub const ALL: [ProblemKind; 20] = [
+    pub const ALL: [ProblemKind; 22] = [
         ProblemKind::NotFound,
         ProblemKind::MethodNotAllowed,
         ProblemKind::UnknownCommunity,
@@ -77,9 +83,11 @@ impl ProblemKind {
         ProblemKind::Conflict,
         ProblemKind::NothingToPick,
         ProblemKind::WalletUnreachable,
-        ProblemKind::PlatformUnavailable,
         ProblemKind::Unavailable,
         ProblemKind::Internal,
+        ProblemKind::UnknownVote,
+        ProblemKind::PlatformRefused,
+        ProblemKind::PlatformUnavailable,
     ];
 
     /// The kind's slug in its `type` URI.
@@ -193,12 +201,6 @@ impl ProblemKind {
                 "Wallet unreachable",
                 "The chosen wallet's wallet-address document could not be fetched or is not valid.",
             ),
-            PlatformUnavailable => (
-                "platform-unavailable",
-                StatusCode::BAD_GATEWAY,
-                "Platform unavailable",
-                "The community's platform (its Discourse) could not be reached, kept failing, or asked the service to wait; try again later.",
-            ),
             Unavailable => (
                 "unavailable",
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -210,6 +212,24 @@ impl ProblemKind {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal error",
                 "Something unexpected failed; it was logged.",
+            ),
+            UnknownVote => (
+                "unknown-vote",
+                StatusCode::NOT_FOUND,
+                "Unknown vote",
+                "The community has no vote with this id.",
+            ),
+            PlatformRefused => (
+                "platform-refused",
+                StatusCode::BAD_GATEWAY,
+                "Platform refused",
+                "The voting platform refused the call, or answered something the service cannot read; the detail gives the platform's reason. Trying again unchanged will not help.",
+            ),
+            PlatformUnavailable => (
+                "platform-unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Platform unavailable",
+                "The community's platform (Discourse, Loomio) could not be reached, failed, or asked to be called later (`Retry-After` says when, if it did). Nothing was stored, except a vote's start or close, which the service retries; `vote` names it.",
             ),
         }
     }
@@ -258,6 +278,8 @@ pub struct Problem {
     kind: ProblemKind,
     detail: String,
     errors: Vec<FieldError>,
+    extensions: Map<String, Value>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 #[derive(Serialize)]
@@ -269,6 +291,8 @@ struct ProblemBody<'a> {
     detail: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [FieldError],
+    #[serde(flatten)]
+    extensions: &'a Map<String, Value>,
 }
 
 impl Problem {
@@ -278,7 +302,21 @@ impl Problem {
             kind,
             detail: detail.into(),
             errors: Vec::new(),
+            extensions: Map::new(),
+            headers: Vec::new(),
         }
+    }
+
+    /// The same problem with an extension member (RFC 9457 §3.2), such as the vote it concerns.
+    pub fn with_extension(mut self, name: &str, value: Value) -> Self {
+        self.extensions.insert(name.to_string(), value);
+        self
+    }
+
+    /// The same problem answered with one more header, such as `Retry-After` or `Location`.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
     }
 
     /// A 422 naming each field and the rule it broke.
@@ -288,18 +326,17 @@ impl Problem {
             many => format!("{} fields broke a rule", many.len()),
         };
         Problem {
-            kind: ProblemKind::InvalidField,
-            detail,
             errors,
+            ..Problem::new(ProblemKind::InvalidField, detail)
         }
     }
 
     /// A 400 naming the path or query parameter and the rule it broke.
     pub fn invalid_parameter(error: FieldError) -> Self {
+        let detail = format!("`{}` {}", error.field, error.detail);
         Problem {
-            kind: ProblemKind::InvalidParameter,
-            detail: format!("`{}` {}", error.field, error.detail),
             errors: vec![error],
+            ..Problem::new(ProblemKind::InvalidParameter, detail)
         }
     }
 
@@ -318,6 +355,7 @@ impl IntoResponse for Problem {
             status: status.as_u16(),
             detail: &self.detail,
             errors: &self.errors,
+            extensions: &self.extensions,
         };
         let json = serde_json::to_vec(&body).expect("a problem always serialises");
         let mut response = (status, json).into_response();
@@ -329,6 +367,9 @@ impl IntoResponse for Problem {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.kind == ProblemKind::Unauthorized {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        for (name, value) in self.headers {
+            headers.insert(name, value);
         }
         response
     }

@@ -8,11 +8,13 @@ mod actions;
 mod communities;
 mod config;
 mod deliveries;
+mod loomio_sources;
 mod members;
 mod pools;
 mod reports;
 mod sources;
 mod splits;
+mod votes;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -28,9 +30,11 @@ pub use actions::{
 };
 pub use communities::CommunityRow;
 pub use deliveries::{DeliveryCounts, DeliveryTx, NewDelivery, PendingDelivery, StoredDelivery};
+pub use loomio_sources::LoomioSource;
 pub use members::WalletHistoryEntry;
 pub use reports::{RelayStatus, StoredReport, StoredSigned};
 pub use sources::DiscourseSource;
+pub use votes::{EvidenceDocument, NewVote, Reading, ReadingOutcome, VoteRecord};
 
 /// Which database the store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,6 +6,10 @@
 //! that each platform's client implements in `sources::{platform}`. It does no I/O itself and knows
 //! no platform; choosing a backend for a community and storing what it answers is the caller's.
 
+pub mod evidence;
+pub mod intent;
+pub mod lifecycle;
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};

@@ -7,3 +7,4 @@ pub mod discourse;
 pub mod discourse_api;
 pub mod discourse_routes;
 pub mod discourse_site;
+pub mod loomio;

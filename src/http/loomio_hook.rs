@@ -1,0 +1,98 @@
+//! `POST /hooks/loomio/{community}`: Loomio's chatbot webhooks, taken as hints only.
+//!
+//! Loomio's webhooks carry text rendered for a chat room and no signature (see
+//! `sources::loomio`). A delivery is bounded in size (413), must be JSON as Loomio sends it
+//! (400), and is stored as the community's delivery with platform `loomio`, keyed by the SHA-256
+//! of its body since Loomio sends no event id (the same body again is a duplicate). Only then is
+//! it answered, `200` (Loomio counts any other status as a failed delivery), and the community's
+//! open Loomio votes are re-read through the API. Nothing in the body is read as data: a forged
+//! hint makes the service re-read, nothing more.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::extract::PathNames;
+use super::problem::{Problem, ProblemKind};
+use super::{AppState, live};
+use crate::domain::Timestamp;
+use crate::sources::loomio::{self, hint_id};
+use crate::store::NewDelivery;
+
+/// The event name stored for every Loomio delivery: what it says is not read.
+const HINT_EVENT: &str = "hint";
+
+/// Receives a Loomio webhook for a community, as a hint to re-read its votes.
+pub async fn loomio(
+    State(state): State<AppState>,
+    names: PathNames,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(
+                ProblemKind::PayloadTooLarge,
+                format!(
+                    "a webhook body may be at most {} bytes",
+                    state.config.ingest.max_body_bytes
+                ),
+            )
+        } else {
+            Problem::new(ProblemKind::MalformedJson, e.body_text())
+        }
+    })?;
+    let live = live(&state, names.community())?;
+    let Some(source) = state.store.loomio_source(live.id).await? else {
+        return Err(Problem::new(
+            ProblemKind::SourceNotConfigured,
+            format!("community `{}` has no Loomio settings", live.community.slug),
+        ));
+    };
+    let raw = std::str::from_utf8(&body)
+        .map_err(|_| Problem::new(ProblemKind::MalformedJson, "the body is not valid UTF-8"))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(raw).map_err(|e| {
+        Problem::new(
+            ProblemKind::MalformedJson,
+            format!("Loomio sends JSON; this body is not: {e}"),
+        )
+    })?;
+    let mut kept = serde_json::Map::new();
+    for name in [header::CONTENT_TYPE, header::USER_AGENT] {
+        if let Some(value) = headers.get(&name).and_then(|v| v.to_str().ok()) {
+            kept.insert(name.as_str().to_string(), value.into());
+        }
+    }
+    let event_id = hint_id(&body);
+    let stored = state
+        .store
+        .insert_delivery(&NewDelivery {
+            community_id: live.id,
+            platform: loomio::PLATFORM,
+            instance: &source.base_url,
+            event_id: &event_id,
+            event: HINT_EVENT,
+            headers: &serde_json::Value::Object(kept),
+            body: raw,
+            received_at: Timestamp(jiff::Timestamp::now().as_millisecond()),
+        })
+        .await?;
+    // Stored or seen before, it is still a hint: something may have changed again.
+    state.voting.hint(live.id);
+    Ok(match stored {
+        Some(delivery) => {
+            state.ingest.wake();
+            tracing::debug!(community = %live.community.slug, delivery, "Loomio hint stored");
+            (
+                StatusCode::OK,
+                Json(json!({"status": "stored", "delivery": delivery})),
+            )
+                .into_response()
+        }
+        None => (StatusCode::OK, Json(json!({"status": "duplicate"}))).into_response(),
+    })
+}
