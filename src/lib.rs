@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod openpayments;
+pub mod policy;
 pub mod report;
 pub mod select;
 pub mod sources;
