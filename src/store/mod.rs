@@ -8,6 +8,7 @@ mod communities;
 mod config;
 mod deliveries;
 mod members;
+mod policies;
 mod pools;
 mod sources;
 mod splits;
@@ -24,6 +25,7 @@ use crate::domain::{CommunitySlug, PoolName};
 pub use communities::CommunityRow;
 pub use deliveries::{DeliveryCounts, DeliveryTx, NewDelivery, PendingDelivery, StoredDelivery};
 pub use members::WalletHistoryEntry;
+pub use policies::{EvaluationRecord, ProposalState, StoredDecision, StoredProposal};
 pub use sources::DiscourseSource;
 
 /// Which database the store talks to.
@@ -72,6 +74,9 @@ pub enum StoreError {
     /// Another writer recorded a version at the same moment.
     #[error("another change to {0} was recorded at the same time; read it and try again")]
     Conflict(String),
+    /// A policy text was refused, or would leave the policies in force incoherent.
+    #[error(transparent)]
+    PolicyRefused(#[from] crate::policy::PolicyError),
     /// A stored value no longer parses: the database was changed outside the service.
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
