@@ -18,6 +18,7 @@ mod engine;
 mod error;
 mod evidence;
 pub mod expr;
+mod render;
 mod replay;
 mod subject;
 mod tally;
@@ -35,6 +36,7 @@ pub use engine::{
 };
 pub use error::{EngineError, PolicyError};
 pub use evidence::{EVIDENCE_FORMAT, Evidence, EvidenceError, PolicyRecord};
+pub use render::{describe_policy, replay_json_lines, replay_text};
 pub use replay::{Event, Fact, Happening, ReplayError, Replayed, parse_events, replay};
 pub use subject::{RequestedChange, Subject, TriggerKind};
 pub use template::{Placeholder, Template};
