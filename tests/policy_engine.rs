@@ -2,96 +2,15 @@
 //! withdrawals, trust levels at closing, the clock as an input, the actions that follow, the
 //! no-vote removal, and evidence that re-runs to the same decision.
 
-use revshare_oracle::domain::{
-    CommunitySlug, MemberId, PoolName, RuleName, Timestamp, WalletAddress,
-};
+mod policy_fixtures;
+
+use policy_fixtures::{ann_adds_wallet, at, facts, member, revshare, wallet_vote};
+use revshare_oracle::domain::{PoolName, RuleName, WalletAddress};
 use revshare_oracle::policy::{
-    Action, Closing, Decision, Evaluation, Evidence, EvidenceError, Opening, Outcome, Policy,
-    PolicyVersion, Proposal, Subject, VoteFacts, VoterStanding, default_policies, evaluate, open,
-    opened,
+    Action, Closing, Decision, Evaluation, Opening, Outcome, Policy, PolicyVersion, Subject,
+    default_policies, evaluate, open, opened,
 };
-use revshare_oracle::voting::{Ballot, VoteHandle, Voter};
-
-const HOUR: i64 = 3_600_000;
-const T0: i64 = 1_767_225_600_000;
-
-fn at(hours: f64) -> Timestamp {
-    Timestamp(T0 + (hours * HOUR as f64) as i64)
-}
-
-fn revshare() -> PolicyVersion {
-    default_policies().version(1).unwrap().clone()
-}
-
-fn member(name: &str) -> MemberId {
-    MemberId::parse(name).unwrap()
-}
-
-fn ann_adds_wallet() -> Subject {
-    Subject::WalletAdded {
-        member: member("ann"),
-        wallet: WalletAddress::parse("$wallet.example/ann").unwrap(),
-    }
-}
-
-/// Opens ann's wallet vote at T0 and gives it a Discourse poll.
-fn wallet_vote(policy: &PolicyVersion) -> Proposal {
-    let Opening::Vote {
-        mut proposal,
-        backend,
-        request,
-    } = open(policy, ann_adds_wallet(), at(0.0)).unwrap()
-    else {
-        panic!("a new wallet is put to a vote")
-    };
-    assert_eq!(backend, "discourse");
-    assert_eq!(request.options, ["approve", "disapprove"]);
-    assert_eq!(request.closes_at, Some(at(24.0)));
-    assert_eq!(request.title, "Add ann's wallet to the revenue share?");
-    assert!(
-        request.details.contains("$wallet.example/ann"),
-        "{}",
-        request.details
-    );
-    proposal.vote = Some(VoteHandle {
-        backend,
-        external_id: "1234".into(),
-        url: Some("https://forum.example/t/wallets/7/3".into()),
-    });
-    proposal
-}
-
-fn voter(name: &str) -> Voter {
-    Voter {
-        platform: "discourse".into(),
-        user_id: format!("id-{name}"),
-        username: name.into(),
-    }
-}
-
-/// Facts from (voter, choice, trust level at evaluation).
-fn facts(ballots: &[(&str, &str, u8)]) -> VoteFacts {
-    VoteFacts {
-        ballots: ballots
-            .iter()
-            .map(|(name, choice, _)| Ballot {
-                voter: voter(name),
-                choices: vec![choice.to_string()],
-                cast_at: None,
-            })
-            .collect(),
-        voters: ballots
-            .iter()
-            .map(|(name, _, level)| VoterStanding {
-                voter: voter(name),
-                trust_level: Some(*level),
-                groups: vec![],
-            })
-            .collect(),
-        closed_on_platform: false,
-        raw: serde_json::json!({"post": {"polls": []}}),
-    }
-}
+use revshare_oracle::voting::VoteHandle;
 
 fn decide(ballots: &[(&str, &str, u8)], hours: f64) -> Option<Decision> {
     let policy = revshare();
@@ -527,82 +446,4 @@ fn the_constitution_counts_only_its_electorate() {
         decision.actions.last(),
         Some(Action::AdoptPolicy { .. })
     ));
-}
-
-fn evidence_of(
-    decision: Decision,
-    facts: Option<VoteFacts>,
-    proposal: Proposal,
-    hours: f64,
-) -> Evidence {
-    Evidence::new(
-        CommunitySlug::parse("forum").unwrap(),
-        7,
-        proposal,
-        &revshare(),
-        facts,
-        at(hours),
-        decision,
-    )
-}
-
-#[test]
-fn evidence_rehashes_and_reruns_to_the_recorded_decision() {
-    let policy = revshare();
-    let proposal = wallet_vote(&policy);
-    let facts = facts(&[("pat", "approve", 3), ("bob", "disapprove", 1)]);
-    let Evaluation::Decided(decision) = evaluate(&policy, &proposal, &facts, at(2.0)).unwrap()
-    else {
-        panic!()
-    };
-    let evidence = evidence_of(decision.clone(), Some(facts.clone()), proposal.clone(), 2.0);
-    let bytes = evidence.to_bytes();
-    let (read, hash) = Evidence::verify(&bytes).unwrap();
-    assert_eq!(read, evidence);
-    assert_eq!(hash, evidence.hash());
-    assert_eq!(hash, alloy_primitives::keccak256(&bytes));
-    let text = String::from_utf8(bytes.clone()).unwrap();
-    assert!(text.contains("\"raw\":{\"post\":{\"polls\":[]}}"), "{text}");
-    assert!(text.contains("\"trust_level\":3"), "{text}");
-
-    let mut forged = evidence.clone();
-    forged.decision.outcome = Outcome::Failed;
-    assert!(matches!(
-        Evidence::verify(&forged.to_bytes()),
-        Err(EvidenceError::Differs { .. })
-    ));
-    let mut demoted = evidence.clone();
-    demoted.facts.as_mut().unwrap().voters[0].trust_level = Some(2);
-    assert!(matches!(
-        Evidence::verify(&demoted.to_bytes()),
-        Err(EvidenceError::Differs { .. })
-    ));
-    let pretty = serde_json::to_vec_pretty(&evidence).unwrap();
-    assert!(matches!(
-        Evidence::verify(&pretty),
-        Err(EvidenceError::NotCanonical)
-    ));
-    let mut other_policy = evidence.clone();
-    other_policy.policy.source.push('\n');
-    assert!(matches!(
-        Evidence::verify(&other_policy.to_bytes()),
-        Err(EvidenceError::PolicyHash { .. })
-    ));
-}
-
-#[test]
-fn evidence_of_a_decision_without_a_vote_reruns_too() {
-    let subject = Subject::WalletRemoved {
-        member: member("ann"),
-        old_wallet: WalletAddress::parse("$wallet.example/ann").unwrap(),
-    };
-    let Opening::Decided { proposal, decision } = open(&revshare(), subject, at(3.0)).unwrap()
-    else {
-        panic!()
-    };
-    let evidence = evidence_of(decision, None, proposal, 3.0);
-    assert_eq!(
-        Evidence::verify(&evidence.to_bytes()).unwrap().1,
-        evidence.hash()
-    );
 }

@@ -193,3 +193,31 @@ fn a_refused_change_leaves_the_policy_in_force() {
     );
     assert_eq!(policies, before);
 }
+
+#[test]
+fn a_fixed_split_change_is_checked_when_read() {
+    let set_split = |rules: &str| {
+        with(
+            "{ do = \"notify\", title = \"Your wallet was not added\"",
+            &format!(
+                "{{ do = \"set_split\", rules = {{ {rules} }} }},\n  {{ do = \"notify\", title = \"Your wallet was not added\""
+            ),
+        )
+    };
+    assert!(Policy::parse(&set_split("author_bps = 2000")).is_ok());
+    let message = refused(&set_split("author_bps = 6000, participants_bps = 5000"));
+    assert!(
+        message.contains(
+            "rule `wallet-added`, on_fail[0]: author_bps + participants_bps must be at most 10000"
+        ),
+        "{message}"
+    );
+    let message = refused(&with(
+        "on_open = [",
+        "on_open = [\n  { do = \"remove_entry\", pool = \"default\" },",
+    ));
+    assert!(
+        message.contains("`remove_entry` cannot run when a vote opens"),
+        "{message}"
+    );
+}

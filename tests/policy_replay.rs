@@ -336,3 +336,57 @@ proptest! {
         prop_assert!(wallets <= proposals as usize);
     }
 }
+
+#[test]
+fn an_admin_request_is_put_to_the_constitution_vote() {
+    let text = r#"
+{"at":"2026-01-01T00:00:00Z","fact":"trust_level","member":"s1","level":4}
+{"at":"2026-01-01T00:00:00Z","fact":"trust_level","member":"s2","level":4}
+{"at":"2026-01-01T00:00:00Z","fact":"trust_level","member":"s3","level":4}
+{"at":"2026-01-01T00:00:00Z","fact":"admin_request","note":"Authors keep half.","change":{"change":"set_split","rules":{"author_bps":5000}}}
+{"at":"2026-01-01T00:00:00Z","fact":"admin_request","note":"Fund the docs team.","change":{"change":"add_entry","pool":"default","entry":{"wallet":"$docs.example","weight":3}}}
+{"at":"2026-01-01T05:00:00Z","fact":"ballot","proposal":1,"member":"s1","choices":["approve"]}
+{"at":"2026-01-01T05:00:00Z","fact":"ballot","proposal":1,"member":"s2","choices":["approve"]}
+{"at":"2026-01-01T05:00:00Z","fact":"ballot","proposal":1,"member":"s3","choices":["approve"]}
+{"at":"2026-01-01T05:00:00Z","fact":"ballot","proposal":2,"member":"s1","choices":["approve"]}
+{"at":"2026-01-01T05:00:00Z","fact":"ballot","proposal":2,"member":"s2","choices":["approve"]}
+{"at":"2026-01-01T05:00:00Z","fact":"ballot","proposal":2,"member":"s3","choices":["disapprove"]}
+{"at":"2026-01-04T00:00:00Z","fact":"tick"}
+"#;
+    let replayed = run(&parse_events(text).unwrap());
+    let titles: Vec<_> = replayed
+        .happenings
+        .iter()
+        .filter_map(|h| match h {
+            Happening::Opened { title, .. } => Some(title.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "Admin request: set the split to 5000 bps for authors, 0 bps for participants, default pool default",
+            "Admin request: add $docs.example to pool default with weight 3",
+        ],
+        "simultaneous facts open in canonical order"
+    );
+    assert_eq!(
+        decisions(&replayed),
+        [
+            (
+                1,
+                2,
+                Outcome::Passed,
+                "closed by `tl4-consensus`, passed by `tl4-consensus-approved`".into()
+            ),
+            (
+                2,
+                2,
+                Outcome::Passed,
+                "closed by `three-days-passed`, passed by `two-thirds-approved`".into()
+            ),
+        ]
+    );
+    assert_eq!(default_pool(&replayed), ["$docs.example×3"]);
+    assert_eq!(replayed.split.as_ref().map(|s| s.author_bps), Some(5000));
+}

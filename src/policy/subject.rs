@@ -95,11 +95,11 @@ impl RequestedChange {
         match self {
             RequestedChange::AddEntry { pool, entry } => format!(
                 "add {} to pool {pool} with weight {}",
-                entry.wallet,
+                entry.wallet.payment_pointer(),
                 entry.weight.get()
             ),
             RequestedChange::RemoveEntry { pool, wallet } => {
-                format!("remove {wallet} from pool {pool}")
+                format!("remove {} from pool {pool}", wallet.payment_pointer())
             }
             RequestedChange::SetSplit { rules } => format!(
                 "set the split to {} bps for authors, {} bps for participants, default pool {}",
