@@ -210,7 +210,9 @@ fn a_refused_policy_proposal_opens_nothing_and_changes_nothing() {
     let replayed = run(&log.0);
     let [
         Happening::Refused {
-            line: 1, reason, ..
+            line: Some(1),
+            reason,
+            ..
         },
     ] = &replayed.happenings[..]
     else {

@@ -89,11 +89,7 @@ pub fn replay_text(replayed: &Replayed) -> String {
                 let _ = writeln!(out, "    decision {decision_hash}");
             }
             Happening::Refused { at, line, reason } => {
-                let place = if *line > 0 {
-                    format!("line {line} ")
-                } else {
-                    String::new()
-                };
+                let place = line.map_or_else(String::new, |line| format!("line {line} "));
                 let _ = writeln!(out, "{}  {place}refused: {reason}", at.to_rfc3339());
             }
         }

@@ -197,8 +197,10 @@ pub enum Happening {
     Refused {
         /// When.
         at: Timestamp,
-        /// The fact's line in the log.
-        line: usize,
+        /// The fact's line in the log; `None` when no single fact caused it (an evaluation, an
+        /// action).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        line: Option<usize>,
         /// Why.
         reason: String,
     },
@@ -283,7 +285,7 @@ impl Run {
     fn refuse(&mut self, event: &Event, reason: String) {
         self.out.happenings.push(Happening::Refused {
             at: event.at,
-            line: event.line,
+            line: Some(event.line),
             reason,
         });
     }
@@ -455,7 +457,7 @@ impl Run {
                 Err(e) => {
                     self.out.happenings.push(Happening::Refused {
                         at: now,
-                        line: 0,
+                        line: None,
                         reason: format!("proposal {}: {e}", open.id),
                     });
                     still_open.push(open);
@@ -509,7 +511,7 @@ impl Run {
                     Ok(changed) => *pool = changed,
                     Err(e) => self.out.happenings.push(Happening::Refused {
                         at,
-                        line: 0,
+                        line: None,
                         reason: e.to_string(),
                     }),
                 }
@@ -522,7 +524,7 @@ impl Run {
                 if let Err(e) = self.policies.adopt(source) {
                     self.out.happenings.push(Happening::Refused {
                         at,
-                        line: 0,
+                        line: None,
                         reason: e.to_string(),
                     });
                 }
