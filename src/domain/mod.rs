@@ -15,7 +15,9 @@ mod wallet;
 pub use cause::{Cause, Timestamp};
 pub use community::{Community, CommunityConfig};
 pub use member::{MemberRecord, PlatformUser};
-pub use name::{CommunitySlug, Label, MemberId, NameError, PoolName, Tag, TopicId};
+pub use name::{
+    CommunitySlug, Label, MemberId, NameError, PolicyName, PoolName, RuleName, Tag, TopicId,
+};
 pub use pool::{Entry, MAX_POOL_ENTRIES, Pool, PoolError, PoolVersion, Weight, WeightError};
 pub use split::{BASIS_POINTS, SplitError, SplitRules, SplitVersion, TagRoute};
 pub use topic::TopicFacts;

@@ -121,6 +121,24 @@ name_type!(
     is_slug
 );
 
+name_type!(
+    /// A policy's name within a community (`revshare`, `constitution`).
+    PolicyName,
+    "a policy name",
+    "1 to 63 lower-case letters, digits, `-` or `_`, starting with a letter or digit",
+    63,
+    is_slug
+);
+
+name_type!(
+    /// The name of a rule or a condition within a policy, as decisions cite it.
+    RuleName,
+    "a rule or condition name",
+    "1 to 63 lower-case letters, digits, `-` or `_`, starting with a letter or digit",
+    63,
+    is_slug
+);
+
 /// A short human label for a pool entry (a person's or project's name); shown, never parsed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Label(String);

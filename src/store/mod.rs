@@ -10,6 +10,7 @@ mod config;
 mod deliveries;
 mod loomio_sources;
 mod members;
+mod policies;
 mod pools;
 mod reports;
 mod sources;
@@ -32,6 +33,7 @@ pub use communities::CommunityRow;
 pub use deliveries::{DeliveryCounts, DeliveryTx, NewDelivery, PendingDelivery, StoredDelivery};
 pub use loomio_sources::LoomioSource;
 pub use members::WalletHistoryEntry;
+pub use policies::{EvaluationRecord, ProposalState, StoredDecision, StoredProposal};
 pub use reports::{RelayStatus, StoredReport, StoredSigned};
 pub use sources::DiscourseSource;
 pub use votes::{EvidenceDocument, NewVote, Reading, ReadingOutcome, VoteRecord};
@@ -82,6 +84,9 @@ pub enum StoreError {
     /// Another writer recorded a version at the same moment.
     #[error("another change to {0} was recorded at the same time; read it and try again")]
     Conflict(String),
+    /// A policy text was refused, or would leave the policies in force incoherent.
+    #[error(transparent)]
+    PolicyRefused(#[from] crate::policy::PolicyError),
     /// A stored value no longer parses: the database was changed outside the service.
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
