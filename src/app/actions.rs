@@ -8,13 +8,13 @@
 //! reached Discourse but whose answer was lost is not sent twice: the next attempt finds the
 //! message by that id (see `DiscourseClient::create_post`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::sync::{Mutex, Notify};
-use tokio::task::JoinHandle;
+use tokio::sync::Mutex;
+
+use super::worker::WorkerControls;
 
 use crate::domain::Timestamp;
 use crate::http::AppState;
@@ -84,26 +84,19 @@ pub enum ActionError {
 /// The worker's controls, shared with whoever enqueues.
 #[derive(Default)]
 pub struct Actions {
-    wake: Notify,
-    stopping: AtomicBool,
+    controls: WorkerControls,
     pass: Mutex<()>,
-    worker: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Actions {
     /// Asks the worker to look for due actions now.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.controls.wake();
     }
 
     /// Stops the worker after the attempts under way, and waits for it.
     pub async fn stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.wake.notify_one();
-        let handle = self.worker.lock().expect("not poisoned").take();
-        if let Some(handle) = handle {
-            let _ = handle.await;
-        }
+        self.controls.stop().await;
     }
 }
 
@@ -226,7 +219,7 @@ pub fn start_worker(state: AppState) {
     let actions = state.actions.clone();
     let handle = tokio::spawn(async move {
         let config = state.config.actions.clone();
-        while !state.actions.stopping.load(Ordering::SeqCst) {
+        while !state.actions.controls.is_stopping() {
             if let Err(e) = attempt_due(&state).await {
                 tracing::error!(error = %e, "attempting due actions failed; retrying");
             }
@@ -237,11 +230,11 @@ pub fn start_worker(state: AppState) {
             }
             tokio::select! {
                 () = tokio::time::sleep(wait) => {},
-                () = state.actions.wake.notified() => {},
+                () = state.actions.controls.woken() => {},
             }
         }
     });
-    *actions.worker.lock().expect("not poisoned") = Some(handle);
+    actions.controls.hold(handle);
 }
 
 /// Attempts the actions due now (at most `batch_size`, at once) and records each outcome;

@@ -9,11 +9,11 @@
 //! that transaction, so even a platform that resends an event under a new id changes nothing twice.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Mutex, Notify};
-use tokio::task::JoinHandle;
+use tokio::sync::Mutex;
+
+use super::worker::WorkerControls;
 
 use crate::domain::{MemberId, PlatformUser, Timestamp};
 use crate::http::AppState;
@@ -29,27 +29,20 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// The worker's controls, shared with the handlers that wake it.
 #[derive(Default)]
 pub struct Ingest {
-    wake: Notify,
-    stopping: AtomicBool,
+    controls: WorkerControls,
     /// One pass at a time: the worker's and any caller of [`drain`].
     pass: Mutex<()>,
-    worker: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Ingest {
     /// Asks the worker to look for new deliveries (a wake-up is never lost).
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.controls.wake();
     }
 
     /// Stops the worker after the delivery it is applying, and waits for it.
     pub async fn stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.wake.notify_one();
-        let handle = self.worker.lock().expect("not poisoned").take();
-        if let Some(handle) = handle {
-            let _ = handle.await;
-        }
+        self.controls.stop().await;
     }
 }
 
@@ -59,7 +52,7 @@ pub fn start_worker(state: AppState) {
     let ingest = state.ingest.clone();
     let handle = tokio::spawn(async move {
         let mut caught_up = false;
-        while !state.ingest.stopping.load(Ordering::SeqCst) {
+        while !state.ingest.controls.is_stopping() {
             match drain(&state).await {
                 Ok(applied) if !caught_up => {
                     caught_up = true;
@@ -70,15 +63,15 @@ pub fn start_worker(state: AppState) {
                     tracing::error!(error = %e, "applying webhook deliveries failed; retrying");
                     tokio::select! {
                         () = tokio::time::sleep(RETRY_AFTER) => {},
-                        () = state.ingest.wake.notified() => {},
+                        () = state.ingest.controls.woken() => {},
                     }
                     continue;
                 }
             }
-            state.ingest.wake.notified().await;
+            state.ingest.controls.woken().await;
         }
     });
-    *ingest.worker.lock().expect("not poisoned") = Some(handle);
+    ingest.controls.hold(handle);
 }
 
 /// Applies every delivery stored before the call, in arrival order; returns how many it applied.
@@ -97,7 +90,7 @@ pub async fn drain(state: &AppState) -> Result<usize, StoreError> {
         let mut changed = BTreeSet::new();
         let mut result = Ok(());
         for delivery in &pending {
-            if state.ingest.stopping.load(Ordering::SeqCst) {
+            if state.ingest.controls.is_stopping() {
                 break;
             }
             let field_id = match field_ids.get(&delivery.community_id) {
@@ -127,7 +120,7 @@ pub async fn drain(state: &AppState) -> Result<usize, StoreError> {
         }
         refresh(state, &changed).await?;
         result?;
-        if state.ingest.stopping.load(Ordering::SeqCst) {
+        if state.ingest.controls.is_stopping() {
             return Ok(applied);
         }
     }

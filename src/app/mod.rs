@@ -7,6 +7,7 @@ pub mod backends;
 pub mod ingest;
 mod snapshots;
 pub mod voting;
+pub mod worker;
 
 use std::sync::Arc;
 

@@ -9,17 +9,15 @@
 //! refused with the reason and never sent. A node that cannot be reached is retried with backoff.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use alloy::network::EthereumWallet;
 use alloy::primitives::{B256, Bytes};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 
 use super::contract::RevShare::{self, RevShareErrors, RevShareInstance};
+use crate::app::worker::WorkerControls;
 use crate::config::ChainConfig;
 use crate::domain::Timestamp;
 use crate::oracle::Oracle;
@@ -56,25 +54,18 @@ pub enum Step {
 /// The relayer's controls: wake it after storing a report; stop it on shutdown.
 #[derive(Default)]
 pub struct RelayerHandle {
-    wake: Notify,
-    stopping: AtomicBool,
-    worker: std::sync::Mutex<Option<JoinHandle<()>>>,
+    controls: WorkerControls,
 }
 
 impl RelayerHandle {
     /// Asks the relayer to look for new reports (a wake-up is never lost).
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.controls.wake();
     }
 
     /// Stops the relayer after its current step and waits for it.
     pub async fn stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.wake.notify_one();
-        let handle = self.worker.lock().expect("not poisoned").take();
-        if let Some(handle) = handle {
-            let _ = handle.await;
-        }
+        self.controls.stop().await;
     }
 }
 
@@ -127,12 +118,12 @@ impl Relayer {
     /// Starts the relayer on the current runtime: it relays what is waiting, then waits to be woken
     /// (or polls, for reports another process stored).
     pub fn start(self, handle: Arc<RelayerHandle>) {
-        let controls = handle.clone();
+        let worker = handle.clone();
         let task = tokio::spawn(async move {
             let poll = Duration::from_millis(self.config.poll_interval_ms.max(1));
             let max_backoff = Duration::from_millis(self.config.max_backoff_ms.max(1));
             let mut backoff = Duration::from_millis(200).min(max_backoff);
-            while !controls.stopping.load(Ordering::SeqCst) {
+            while !worker.controls.is_stopping() {
                 match self.step().await {
                     Ok(Step::Progress) => {
                         backoff = Duration::from_millis(200).min(max_backoff);
@@ -140,7 +131,7 @@ impl Relayer {
                     }
                     Ok(Step::Idle) => {
                         tokio::select! {
-                            () = controls.wake.notified() => {},
+                            () = worker.controls.woken() => {},
                             () = tokio::time::sleep(poll) => {},
                         }
                     }
@@ -154,7 +145,7 @@ impl Relayer {
                 }
             }
         });
-        *handle.worker.lock().expect("not poisoned") = Some(task);
+        handle.controls.hold(task);
     }
 
     /// Takes the oldest open report one step: applied, refused, or an error to retry later.

@@ -354,15 +354,7 @@ impl Store {
         reason: &str,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE oracle_reports SET status = 'refused', last_error = $2, updated_at_ms = $3 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(reason)
-        .bind(at.millis())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.set_report_status(id, "refused", reason, at).await
     }
 
     /// Records a failed try that will be retried: the report goes back to pending.
@@ -372,10 +364,21 @@ impl Store {
         reason: &str,
         at: Timestamp,
     ) -> Result<(), StoreError> {
+        self.set_report_status(id, "pending", reason, at).await
+    }
+
+    async fn set_report_status(
+        &self,
+        id: i64,
+        status: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE oracle_reports SET status = 'pending', last_error = $2, updated_at_ms = $3 WHERE id = $1",
+            "UPDATE oracle_reports SET status = $2, last_error = $3, updated_at_ms = $4 WHERE id = $1",
         )
         .bind(id)
+        .bind(status)
         .bind(reason)
         .bind(at.millis())
         .execute(&self.pool)
