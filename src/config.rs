@@ -29,6 +29,8 @@ pub struct Config {
     pub monetization: MonetizationConfig,
     /// Webhook ingestion.
     pub ingest: IngestConfig,
+    /// The chain indexer; off (absent) by default, so the service runs with no chain.
+    pub indexer: Option<IndexerConfig>,
 }
 
 /// How webhook deliveries are taken in and processed.
@@ -113,6 +115,7 @@ impl Default for Config {
             log: LogConfig::default(),
             monetization: MonetizationConfig::default(),
             ingest: IngestConfig::default(),
+            indexer: None,
         }
     }
 }
@@ -143,6 +146,55 @@ impl MonetizationConfig {
     /// The fetch timeout as a duration.
     pub fn fetch_timeout(&self) -> Duration {
         Duration::from_millis(self.fetch_timeout_ms)
+    }
+}
+
+/// The chain indexer: which contract on which node, from where, and how carefully.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexerConfig {
+    /// The node's JSON-RPC URL (HTTP). Hosted nodes put API keys in it, so it is a secret: never
+    /// logged or printed.
+    #[serde(skip_serializing)]
+    pub rpc_url: SecretString,
+    /// The RevShare contract's address.
+    pub contract: alloy_primitives::Address,
+    /// The block the contract was deployed in, where reading starts.
+    pub deployment_block: u64,
+    /// Most blocks read with one `eth_getLogs`; the indexer asks for less when the node refuses.
+    #[serde(default = "IndexerConfig::default_batch_size")]
+    pub batch_size: u64,
+    /// Blocks on top of a report's block (its own included) before it counts as confirmed.
+    #[serde(default = "IndexerConfig::default_confirmations")]
+    pub confirmations: u64,
+    /// Wait between polls once the indexer has caught up with the head, in milliseconds.
+    #[serde(default = "IndexerConfig::default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// How many recent blocks keep their hashes for reorg detection; the deepest reorg handled.
+    #[serde(default = "IndexerConfig::default_reorg_window")]
+    pub reorg_window: u64,
+}
+
+impl IndexerConfig {
+    fn default_batch_size() -> u64 {
+        2_000
+    }
+
+    fn default_confirmations() -> u64 {
+        12
+    }
+
+    fn default_poll_interval_ms() -> u64 {
+        2_000
+    }
+
+    fn default_reorg_window() -> u64 {
+        128
+    }
+
+    /// The poll interval as a duration.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
     }
 }
 

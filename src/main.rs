@@ -24,6 +24,16 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Run the chain indexer alone (the `[indexer]` section of the configuration) until Ctrl-C or
+    /// SIGTERM.
+    Index {
+        /// A TOML configuration file, as for `serve`.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Stop once the index has caught up with the chain's head.
+        #[arg(long)]
+        once: bool,
+    },
     /// Print the effective configuration as TOML (secrets left out) and exit.
     Config {
         /// A TOML configuration file, as for `serve`.
@@ -50,6 +60,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             runtime.block_on(revshare_oracle::app::serve(config))?;
+            Ok(())
+        }
+        Command::Index { config, once } => {
+            let config = Config::load(config.as_deref())?;
+            revshare_oracle::telemetry::init_logs(&config.log);
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            runtime.block_on(revshare_oracle::app::index(config, once))?;
             Ok(())
         }
         Command::Config { config } => {

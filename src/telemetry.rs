@@ -59,6 +59,14 @@ pub struct Metrics {
     pub communities: Gauge,
     /// Snapshot rebuilds after a configuration change.
     pub snapshot_swaps: Counter,
+    /// The chain's head block, as the indexer last saw it.
+    pub chain_head: Gauge,
+    /// The last block the chain indexer has read.
+    pub chain_indexed_block: Gauge,
+    /// Report events the chain indexer stored.
+    pub chain_indexed_events: Counter,
+    /// Reorganisations the chain indexer rolled back.
+    pub chain_reorgs: Counter,
 }
 
 impl Default for Metrics {
@@ -74,6 +82,10 @@ impl Default for Metrics {
         let wallet_documents = Family::<OutcomeLabels, Counter>::default();
         let communities = Gauge::default();
         let snapshot_swaps = Counter::default();
+        let chain_head = Gauge::default();
+        let chain_indexed_block = Gauge::default();
+        let chain_indexed_events = Counter::default();
+        let chain_reorgs = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests answered",
@@ -100,6 +112,26 @@ impl Default for Metrics {
             "Selection snapshots swapped after a change",
             snapshot_swaps.clone(),
         );
+        registry.register(
+            "chain_head_block",
+            "The chain's head block as the indexer last saw it",
+            chain_head.clone(),
+        );
+        registry.register(
+            "chain_indexed_block",
+            "The last block the chain indexer has read",
+            chain_indexed_block.clone(),
+        );
+        registry.register(
+            "chain_indexed_events",
+            "Report events the chain indexer stored",
+            chain_indexed_events.clone(),
+        );
+        registry.register(
+            "chain_reorgs",
+            "Chain reorganisations the indexer rolled back",
+            chain_reorgs.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -108,6 +140,10 @@ impl Default for Metrics {
             wallet_documents,
             communities,
             snapshot_swaps,
+            chain_head,
+            chain_indexed_block,
+            chain_indexed_events,
+            chain_reorgs,
         }
     }
 }

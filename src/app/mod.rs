@@ -1,6 +1,7 @@
 //! Wiring: opens the store, builds the snapshots, starts the webhook ingest worker and the HTTP
 //! service, and shuts both down cleanly on Ctrl-C or SIGTERM.
 
+mod index;
 pub mod ingest;
 mod snapshots;
 
@@ -14,6 +15,7 @@ use crate::openpayments::WalletDocuments;
 use crate::store::{Store, StoreError, redact_url};
 use crate::telemetry::Metrics;
 
+pub use index::index;
 pub use ingest::Ingest;
 pub use snapshots::{LiveCommunity, Snapshots};
 
@@ -37,6 +39,9 @@ pub enum AppError {
     /// The server failed while running.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    /// The chain indexer could not start or stopped with an error.
+    #[error(transparent)]
+    Indexer(#[from] crate::chain::indexer::IndexerError),
 }
 
 /// Opens the store and builds everything the routers share; starts the ingest worker unless
@@ -80,11 +85,17 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     tracing::info!(address = %local, "listening");
     let store = state.store.clone();
     let ingest = state.ingest.clone();
+    let indexer = state.config.indexer.clone().map(|config| {
+        crate::chain::indexer::spawn(store.clone(), config, Some(state.metrics.clone()))
+    });
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(AppError::Serve)?;
     ingest.stop().await;
+    if let Some(indexer) = indexer {
+        indexer.stop().await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

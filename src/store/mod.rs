@@ -4,6 +4,7 @@
 //! integer milliseconds, JSON is text. Each aggregate has its own module. History tables are
 //! append-only, enforced by database triggers as well as by the absence of any update here.
 
+mod chain;
 mod communities;
 mod config;
 mod deliveries;
@@ -21,6 +22,9 @@ use sqlx::{AnyPool, Executor};
 
 use crate::domain::{CommunitySlug, PoolName};
 
+pub use chain::{
+    BlockHeader, Confirmation, IndexBatch, IndexCursor, IndexedContract, IndexedEvent, RolledBack,
+};
 pub use communities::CommunityRow;
 pub use deliveries::{DeliveryCounts, DeliveryTx, NewDelivery, PendingDelivery, StoredDelivery};
 pub use members::WalletHistoryEntry;

@@ -4,3 +4,5 @@
 
 pub mod anvil;
 pub mod discourse;
+pub mod oracle;
+pub mod rpc_proxy;
