@@ -4,5 +4,6 @@
 
 pub mod anvil;
 pub mod discourse;
+pub mod evidence;
 pub mod oracle;
 pub mod rpc_proxy;
