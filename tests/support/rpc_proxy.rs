@@ -1,7 +1,9 @@
 //! A JSON-RPC proxy on loopback in front of a node, for tests of what a hosted node does to an
 //! indexer or an auditor: it refuses `eth_getLogs` ranges wider than a limit with Infura's error
-//! (`-32005 query returned more than 10000 results`, HTTP 200), and can hide chosen logs from
-//! the answers. Everything else is passed through unchanged, single requests and batches alike.
+//! (`-32005 query returned more than 10000 results`, HTTP 200), can hide chosen logs from the
+//! answers, and can hold `eth_getLogs` requests unanswered (so a test knows its client is in the
+//! middle of a read). Everything else is passed through unchanged, single requests and batches
+//! alike.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,6 +30,9 @@ struct Shared {
     client: reqwest::Client,
     refused: AtomicUsize,
     widest_served: AtomicUsize,
+    /// While true, `eth_getLogs` requests wait.
+    hold: tokio::sync::watch::Sender<bool>,
+    held: AtomicUsize,
 }
 
 /// A running proxy.
@@ -46,6 +51,8 @@ impl RpcProxy {
             client: reqwest::Client::new(),
             refused: AtomicUsize::new(0),
             widest_served: AtomicUsize::new(0),
+            hold: tokio::sync::watch::channel(false).0,
+            held: AtomicUsize::new(0),
         });
         let app = Router::new()
             .route("/", post(relay))
@@ -73,6 +80,23 @@ impl RpcProxy {
     }
 }
 
+impl RpcProxy {
+    /// From now on, `eth_getLogs` requests wait unanswered until [`RpcProxy::release_logs`].
+    pub fn hold_logs(&self) {
+        self.shared.hold.send_replace(true);
+    }
+
+    /// Answers the held requests, and the next ones at once.
+    pub fn release_logs(&self) {
+        self.shared.hold.send_replace(false);
+    }
+
+    /// How many `eth_getLogs` requests are waiting now.
+    pub fn held(&self) -> usize {
+        self.shared.held.load(Ordering::Relaxed)
+    }
+}
+
 impl Drop for RpcProxy {
     fn drop(&mut self) {
         self.server.abort();
@@ -96,6 +120,11 @@ async fn relay(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> ax
 
 async fn one(shared: &Shared, call: Value) -> Value {
     let is_logs = call["method"] == "eth_getLogs";
+    if is_logs && *shared.hold.borrow() {
+        let _waiting = Waiting::on(&shared.held);
+        let mut released = shared.hold.subscribe();
+        let _ = released.wait_for(|held| !held).await;
+    }
     if is_logs && let Some(limit) = shared.rules.max_log_blocks {
         let filter = &call["params"][0];
         let (from, to) = (block(&filter["fromBlock"]), block(&filter["toBlock"]));
@@ -134,6 +163,22 @@ async fn one(shared: &Shared, call: Value) -> Value {
         });
     }
     answer
+}
+
+/// Counts a held request while it waits, including when its client goes away mid-wait.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn on(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn block(value: &Value) -> Option<u64> {
