@@ -187,6 +187,21 @@ async fn a_batch_and_its_cursor_commit_together(db: TestDb) {
     );
 }
 
+async fn a_batch_of_many_rows_round_trips(db: TestDb) {
+    let store = db.store;
+    let events: Vec<ContractEvent> = (1..=150).map(|n| pool_event(n, 0, 1, n)).collect();
+    write(&store, None, 1, 150, 0, &events).await.unwrap();
+    let stored: Vec<ContractEvent> = store
+        .chain_events(&INDEXED)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(stored, events);
+    assert_eq!(store.chain_headers(&INDEXED).await.unwrap().len(), 5);
+}
+
 async fn a_stale_writer_writes_nothing(db: TestDb) {
     let store = db.store;
     write(&store, None, 1, 3, 0, &[deployment(1)])
@@ -351,6 +366,7 @@ async fn an_indexed_event_cannot_be_rewritten(db: TestDb) {
 
 on_both_databases!(
     a_batch_and_its_cursor_commit_together,
+    a_batch_of_many_rows_round_trips,
     a_stale_writer_writes_nothing,
     a_rollback_removes_what_orphaned_blocks_wrote,
     pool_queries_see_only_their_pool_and_contract,

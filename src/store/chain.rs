@@ -166,22 +166,8 @@ impl Store {
         let contract = address_text(indexed.contract);
         let mut tx = self.write_transaction().await?;
         move_cursor(&mut tx, indexed, expected, cursor, batch.head, batch.at).await?;
-        for header in batch.headers {
-            sqlx::query(
-                "INSERT INTO chain_blocks (chain_id, contract, block_number, block_hash, parent_hash) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(chain_id)
-            .bind(&contract)
-            .bind(to_i64(header.number)?)
-            .bind(header.hash.to_string())
-            .bind(header.parent_hash.to_string())
-            .execute(&mut *tx)
-            .await?;
-        }
-        for event in batch.events {
-            insert_event(&mut tx, chain_id, &contract, event).await?;
-        }
+        insert_headers(&mut tx, chain_id, &contract, batch.headers).await?;
+        insert_events(&mut tx, chain_id, &contract, batch.events).await?;
         if let Some(through) = batch.confirmed_through {
             sqlx::query(
                 "UPDATE chain_events SET status = 'confirmed' \
@@ -419,12 +405,79 @@ async fn move_cursor(
     Ok(())
 }
 
-async fn insert_event(
+/// Rows written per `INSERT`: one statement for many rows saves a round trip per row, and 64 rows
+/// of at most 15 columns stay far below both databases' parameter limits.
+const ROWS_PER_INSERT: usize = 64;
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// `($1, …, $columns), ($columns+1, …)` for `rows` rows.
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let cells: Vec<String> = (1..=columns)
+                .map(|column| format!("${}", row * columns + column))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn insert_headers(
     tx: &mut Transaction<'static, Any>,
     chain_id: i64,
     contract: &str,
-    event: &ContractEvent,
+    headers: &[BlockHeader],
 ) -> Result<(), StoreError> {
+    for chunk in headers.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO chain_blocks (chain_id, contract, block_number, block_hash, parent_hash) \
+             VALUES {}",
+            placeholders(chunk.len(), 5)
+        );
+        let mut query = sqlx::query(&sql);
+        for header in chunk {
+            query = query
+                .bind(chain_id)
+                .bind(contract.to_owned())
+                .bind(to_i64(header.number)?)
+                .bind(header.hash.to_string())
+                .bind(header.parent_hash.to_string());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_events(
+    tx: &mut Transaction<'static, Any>,
+    chain_id: i64,
+    contract: &str,
+    events: &[ContractEvent],
+) -> Result<(), StoreError> {
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO chain_events (chain_id, contract, block_number, log_index, block_hash, \
+               tx_hash, kind, community, pool, seq, digest, epoch, signer_bitmap, report, status) \
+             VALUES {}",
+            placeholders(chunk.len(), 15)
+        );
+        let mut query = sqlx::query(&sql);
+        for event in chunk {
+            query = bind_event(query, chain_id, contract, event)?;
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+fn bind_event<'q>(
+    query: AnyQuery<'q>,
+    chain_id: i64,
+    contract: &str,
+    event: &ContractEvent,
+) -> Result<AnyQuery<'q>, StoreError> {
     let position = &event.position;
     let (kind, community, pool, epoch, bitmap, report) = match &event.event {
         ReportEvent::Pool(applied) => (
@@ -444,29 +497,22 @@ async fn insert_event(
             hex::encode_prefixed(rotated.report.abi_encode()),
         ),
     };
-    sqlx::query(
-        "INSERT INTO chain_events (chain_id, contract, block_number, log_index, block_hash, \
-           tx_hash, kind, community, pool, seq, digest, epoch, signer_bitmap, report, status) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-    )
-    .bind(chain_id)
-    .bind(contract)
-    .bind(to_i64(position.block_number)?)
-    .bind(to_i64(position.log_index)?)
-    .bind(position.block_hash.to_string())
-    .bind(position.tx_hash.to_string())
-    .bind(kind)
-    .bind(community)
-    .bind(pool)
-    .bind(to_i64(event.event.seq())?)
-    .bind(event.event.digest().get().to_string())
-    .bind(to_i64(epoch)?)
-    .bind(format!("{bitmap:#x}"))
-    .bind(report)
-    .bind(Confirmation::Seen.as_str())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    Ok(query
+        .bind(chain_id)
+        .bind(contract.to_owned())
+        .bind(to_i64(position.block_number)?)
+        .bind(to_i64(position.log_index)?)
+        .bind(position.block_hash.to_string())
+        .bind(position.tx_hash.to_string())
+        .bind(kind)
+        .bind(community)
+        .bind(pool)
+        .bind(to_i64(event.event.seq())?)
+        .bind(event.event.digest().get().to_string())
+        .bind(to_i64(epoch)?)
+        .bind(format!("{bitmap:#x}"))
+        .bind(report)
+        .bind(Confirmation::Seen.as_str()))
 }
 
 fn event_from_row(row: &AnyRow) -> Result<IndexedEvent, StoreError> {
@@ -536,4 +582,15 @@ fn to_i64(value: u64) -> Result<i64, StoreError> {
 
 fn from_i64(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| corrupt("chain number", format!("{value} is negative")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_every_cell_once() {
+        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(1, 1), "($1)");
+    }
 }
