@@ -268,6 +268,43 @@ mod tests {
     }
 
     #[test]
+    fn the_indexer_is_off_by_default_and_its_rpc_url_stays_secret() {
+        figment::Jail::expect_with(|jail| {
+            assert!(Config::load(None).unwrap().indexer.is_none());
+            jail.set_env(
+                "REVSHARE_INDEXER__RPC_URL",
+                "https://node.example/v3/key-123",
+            );
+            jail.set_env(
+                "REVSHARE_INDEXER__CONTRACT",
+                "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+            );
+            jail.set_env("REVSHARE_INDEXER__DEPLOYMENT_BLOCK", "7");
+            let config = Config::load(None).unwrap();
+            let indexer = config.indexer.as_ref().unwrap();
+            assert_eq!(indexer.deployment_block, 7);
+            assert_eq!((indexer.batch_size, indexer.confirmations), (2_000, 12));
+            assert_eq!(
+                indexer.rpc_url.expose_secret(),
+                "https://node.example/v3/key-123"
+            );
+            assert!(!format!("{config:?}").contains("key-123"));
+            assert!(!toml::to_string(&config).unwrap().contains("key-123"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_indexer_without_its_contract_is_an_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("REVSHARE_INDEXER__RPC_URL", "http://127.0.0.1:8545");
+            let err = Config::load(None).unwrap_err();
+            assert!(err.to_string().contains("contract"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn the_admin_token_never_shows_in_debug_or_serialised_output() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("REVSHARE_ADMIN_TOKEN", "very-secret-token");

@@ -282,13 +282,17 @@ mod tests {
     }
 
     #[test]
-    fn other_events_and_pending_logs() {
+    fn other_events_of_the_contract_are_skipped() {
         let withdrawn = RevShare::Withdrawn {
             payee: Address::repeat_byte(2),
             amount: U256::from(1),
         }
         .encode_log_data();
         assert_eq!(decode(0, &log_of(withdrawn, 1, 0)), Ok(None));
+    }
+
+    #[test]
+    fn a_pending_log_is_refused() {
         let mut pending = log_of(rotation(0, 0), 1, 0);
         pending.block_number = None;
         assert_eq!(
