@@ -127,7 +127,7 @@ async fn an_honest_history_of_a_thousand_reports_verifies() {
     let (ok, text, _) = run(audit_args(&chain.rpc_url(), contract, &[])).await;
     assert!(ok, "{text}");
     assert!(
-        text.contains("1000 pool reports in 4 pools, 1 signer rotations"),
+        text.contains("1000 pool reports in 4 pools, 1 signer rotation;"),
         "{text}"
     );
     assert!(

@@ -232,8 +232,11 @@ impl Verdict {
         );
         let _ = writeln!(
             out,
-            "{} pool reports in {} pools, {} signer rotations; the signer set is at epoch {}",
-            self.pool_reports, self.pools, self.signer_reports, self.signer_epoch
+            "{} in {}, {}; the signer set is at epoch {}",
+            counted(self.pool_reports, "pool report"),
+            counted(self.pools, "pool"),
+            counted(self.signer_reports, "signer rotation"),
+            self.signer_epoch
         );
         for check in Check::ALL {
             let failed = self
@@ -242,7 +245,7 @@ impl Verdict {
                 .filter(|f| f.kind.check() == check)
                 .count();
             let line = if failed > 0 {
-                format!("✘ {:<12} {failed} failure(s)", check.label())
+                format!("✘ {:<12} {}", check.label(), counted(failed, "failure"))
             } else {
                 format!("✔ {:<12} {}", check.label(), self.passed_text(check))
             };
@@ -252,7 +255,7 @@ impl Verdict {
             out.push_str("VERIFIED\n");
             return out;
         }
-        let _ = writeln!(out, "FAILED: {} failure(s)", self.failures.len());
+        let _ = writeln!(out, "FAILED: {}", counted(self.failures.len(), "failure"));
         if let Some(first) = &self.first_bad_report
             && let Some(report) = &first.report
         {
@@ -302,11 +305,21 @@ impl Verdict {
             Check::State => "replayed entries and heads equal the contract's views".into(),
             Check::Evidence => match self.evidence {
                 Some(summary) => format!(
-                    "{} decision(s) hash to their reports' decisionHash ({} report(s) without a decision)",
-                    summary.checked, summary.without_decision
+                    "{} hash to their reports' decisionHash ({} without one)",
+                    counted(summary.checked, "decision's evidence"),
+                    counted(summary.without_decision, "report")
                 ),
                 None => "not checked (no --evidence-from)".into(),
             },
         }
+    }
+}
+
+/// `1 pool`, `3 pools`.
+fn counted(count: usize, noun: &str) -> String {
+    match count {
+        1 => format!("1 {noun}"),
+        _ if noun.ends_with("'s evidence") => format!("{count} decisions' evidence"),
+        _ => format!("{count} {noun}s"),
     }
 }
