@@ -6,15 +6,14 @@
 //! Hashes and addresses are stored as `0x` lower-case hex, reports as the hex of their ABI
 //! encoding (exactly what the contract emitted), so nothing is lost and rows stay readable.
 
-use alloy_primitives::{Address, B256, U256, hex};
-use alloy_sol_types::SolValue;
-use sqlx::any::AnyRow;
+use alloy_primitives::{Address, B256, hex};
 use sqlx::{Any, Row, Transaction};
 
+use super::chain_rows::{event_from_row, insert_events, insert_headers};
 use super::{Store, StoreError, corrupt, is_unique_violation};
-use crate::chain::events::{ContractEvent, LogPosition, PoolApplied, ReportEvent, SignersRotated};
+use crate::chain::events::ContractEvent;
 use crate::domain::Timestamp;
-use crate::report::{Digest, PoolId, abi};
+use crate::report::{Digest, PoolId};
 
 /// Which contract on which chain an index is of; one database can index several.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,7 +56,7 @@ pub enum Confirmation {
 }
 
 impl Confirmation {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Confirmation::Seen => "seen",
             Confirmation::Confirmed => "confirmed",
@@ -405,161 +404,6 @@ async fn move_cursor(
     Ok(())
 }
 
-/// Rows written per `INSERT`: one statement for many rows saves a round trip per row, and 64 rows
-/// of at most 15 columns stay far below both databases' parameter limits.
-const ROWS_PER_INSERT: usize = 64;
-
-type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
-
-/// `($1, …, $columns), ($columns+1, …)` for `rows` rows.
-fn placeholders(rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|row| {
-            let cells: Vec<String> = (1..=columns)
-                .map(|column| format!("${}", row * columns + column))
-                .collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-async fn insert_headers(
-    tx: &mut Transaction<'static, Any>,
-    chain_id: i64,
-    contract: &str,
-    headers: &[BlockHeader],
-) -> Result<(), StoreError> {
-    for chunk in headers.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO chain_blocks (chain_id, contract, block_number, block_hash, parent_hash) \
-             VALUES {}",
-            placeholders(chunk.len(), 5)
-        );
-        let mut query = sqlx::query(&sql);
-        for header in chunk {
-            query = query
-                .bind(chain_id)
-                .bind(contract.to_owned())
-                .bind(to_i64(header.number)?)
-                .bind(header.hash.to_string())
-                .bind(header.parent_hash.to_string());
-        }
-        query.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-async fn insert_events(
-    tx: &mut Transaction<'static, Any>,
-    chain_id: i64,
-    contract: &str,
-    events: &[ContractEvent],
-) -> Result<(), StoreError> {
-    for chunk in events.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO chain_events (chain_id, contract, block_number, log_index, block_hash, \
-               tx_hash, kind, community, pool, seq, digest, epoch, signer_bitmap, report, status) \
-             VALUES {}",
-            placeholders(chunk.len(), 15)
-        );
-        let mut query = sqlx::query(&sql);
-        for event in chunk {
-            query = bind_event(query, chain_id, contract, event)?;
-        }
-        query.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-fn bind_event<'q>(
-    query: AnyQuery<'q>,
-    chain_id: i64,
-    contract: &str,
-    event: &ContractEvent,
-) -> Result<AnyQuery<'q>, StoreError> {
-    let position = &event.position;
-    let (kind, community, pool, epoch, bitmap, report) = match &event.event {
-        ReportEvent::Pool(applied) => (
-            "pool",
-            Some(applied.report.community.to_string()),
-            Some(applied.report.pool.to_string()),
-            applied.signer_epoch,
-            applied.signer_bitmap,
-            hex::encode_prefixed(applied.report.abi_encode()),
-        ),
-        ReportEvent::Signers(rotated) => (
-            "signers",
-            None,
-            None,
-            rotated.epoch,
-            rotated.signer_bitmap,
-            hex::encode_prefixed(rotated.report.abi_encode()),
-        ),
-    };
-    Ok(query
-        .bind(chain_id)
-        .bind(contract.to_owned())
-        .bind(to_i64(position.block_number)?)
-        .bind(to_i64(position.log_index)?)
-        .bind(position.block_hash.to_string())
-        .bind(position.tx_hash.to_string())
-        .bind(kind)
-        .bind(community)
-        .bind(pool)
-        .bind(to_i64(event.event.seq())?)
-        .bind(event.event.digest().get().to_string())
-        .bind(to_i64(epoch)?)
-        .bind(format!("{bitmap:#x}"))
-        .bind(report)
-        .bind(Confirmation::Seen.as_str()))
-}
-
-fn event_from_row(row: &AnyRow) -> Result<IndexedEvent, StoreError> {
-    let position = LogPosition {
-        block_number: from_i64(row.try_get("block_number")?)?,
-        block_hash: parse_b256(&row.try_get::<String, _>("block_hash")?)?,
-        log_index: from_i64(row.try_get("log_index")?)?,
-        tx_hash: parse_b256(&row.try_get::<String, _>("tx_hash")?)?,
-    };
-    let digest = Digest::new(parse_b256(&row.try_get::<String, _>("digest")?)?);
-    let epoch = from_i64(row.try_get("epoch")?)?;
-    let bitmap_text: String = row.try_get("signer_bitmap")?;
-    let signer_bitmap = bitmap_text
-        .parse::<U256>()
-        .map_err(|e| corrupt("signer bitmap", e))?;
-    let report_text: String = row.try_get("report")?;
-    let report_bytes = hex::decode(&report_text).map_err(|e| corrupt("indexed report", e))?;
-    let kind: String = row.try_get("kind")?;
-    let event = match kind.as_str() {
-        "pool" => ReportEvent::Pool(PoolApplied {
-            digest,
-            signer_epoch: epoch,
-            signer_bitmap,
-            report: abi::PoolReport::abi_decode(&report_bytes)
-                .map_err(|e| corrupt("indexed pool report", e))?,
-        }),
-        "signers" => ReportEvent::Signers(SignersRotated {
-            epoch,
-            digest,
-            signer_bitmap,
-            report: abi::SignerReport::abi_decode(&report_bytes)
-                .map_err(|e| corrupt("indexed signer report", e))?,
-        }),
-        other => return Err(corrupt("indexed event kind", other)),
-    };
-    let status: String = row.try_get("status")?;
-    let confirmation = match status.as_str() {
-        "seen" => Confirmation::Seen,
-        "confirmed" => Confirmation::Confirmed,
-        other => return Err(corrupt("indexed event status", other)),
-    };
-    Ok(IndexedEvent {
-        event: ContractEvent { position, event },
-        confirmation,
-    })
-}
-
 fn cursor_moved(indexed: &IndexedContract) -> StoreError {
     StoreError::Conflict(format!(
         "the chain index of {} on chain {}",
@@ -567,30 +411,19 @@ fn cursor_moved(indexed: &IndexedContract) -> StoreError {
     ))
 }
 
-fn address_text(address: Address) -> String {
+pub(super) fn address_text(address: Address) -> String {
     hex::encode_prefixed(address)
 }
 
-fn parse_b256(text: &str) -> Result<B256, StoreError> {
+pub(super) fn parse_b256(text: &str) -> Result<B256, StoreError> {
     text.parse().map_err(|e| corrupt("stored hash", e))
 }
 
 /// Block numbers, seqs and epochs fit i64 on any real chain; a larger one is refused, not wrapped.
-fn to_i64(value: u64) -> Result<i64, StoreError> {
+pub(super) fn to_i64(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| corrupt("chain number", format!("{value} exceeds 2^63 - 1")))
 }
 
-fn from_i64(value: i64) -> Result<u64, StoreError> {
+pub(super) fn from_i64(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| corrupt("chain number", format!("{value} is negative")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_number_every_cell_once() {
-        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(placeholders(1, 1), "($1)");
-    }
 }

@@ -5,6 +5,7 @@
 //! append-only, enforced by database triggers as well as by the absence of any update here.
 
 mod chain;
+mod chain_rows;
 mod communities;
 mod config;
 mod deliveries;
