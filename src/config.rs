@@ -39,6 +39,8 @@ pub struct Config {
     pub chain: ChainConfig,
     /// The standard voting API and its worker.
     pub voting: VotingConfig,
+    /// The chain indexer; off (absent) by default, so the service runs with no chain.
+    pub indexer: Option<IndexerConfig>,
 }
 
 /// The oracle: which keys sign reports, for which deployment of the RevShare contract. The
@@ -243,6 +245,7 @@ impl Default for Config {
             oracle: OracleConfig::default(),
             chain: ChainConfig::default(),
             voting: VotingConfig::default(),
+            indexer: None,
         }
     }
 }
@@ -273,6 +276,55 @@ impl MonetizationConfig {
     /// The fetch timeout as a duration.
     pub fn fetch_timeout(&self) -> Duration {
         Duration::from_millis(self.fetch_timeout_ms)
+    }
+}
+
+/// The chain indexer: which contract on which node, from where, and how carefully.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexerConfig {
+    /// The node's JSON-RPC URL (HTTP). Hosted nodes put API keys in it, so it is a secret: never
+    /// logged or printed.
+    #[serde(skip_serializing)]
+    pub rpc_url: SecretString,
+    /// The RevShare contract's address.
+    pub contract: alloy_primitives::Address,
+    /// The block the contract was deployed in, where reading starts.
+    pub deployment_block: u64,
+    /// Most blocks read with one `eth_getLogs`; the indexer asks for less when the node refuses.
+    #[serde(default = "IndexerConfig::default_batch_size")]
+    pub batch_size: u64,
+    /// Blocks on top of a report's block (its own included) before it counts as confirmed.
+    #[serde(default = "IndexerConfig::default_confirmations")]
+    pub confirmations: u64,
+    /// Wait between polls once the indexer has caught up with the head, in milliseconds.
+    #[serde(default = "IndexerConfig::default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// How many recent blocks keep their hashes for reorg detection; the deepest reorg handled.
+    #[serde(default = "IndexerConfig::default_reorg_window")]
+    pub reorg_window: u64,
+}
+
+impl IndexerConfig {
+    fn default_batch_size() -> u64 {
+        2_000
+    }
+
+    fn default_confirmations() -> u64 {
+        12
+    }
+
+    fn default_poll_interval_ms() -> u64 {
+        2_000
+    }
+
+    fn default_reorg_window() -> u64 {
+        128
+    }
+
+    /// The poll interval as a duration.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
     }
 }
 
@@ -341,6 +393,43 @@ mod tests {
             let err = Config::load(Some(Path::new("bad.toml"))).unwrap_err();
             assert!(err.to_string().contains("listn"), "{err}");
             assert!(Config::load(Some(Path::new("missing.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_indexer_is_off_by_default_and_its_rpc_url_stays_secret() {
+        figment::Jail::expect_with(|jail| {
+            assert!(Config::load(None).unwrap().indexer.is_none());
+            jail.set_env(
+                "REVSHARE_INDEXER__RPC_URL",
+                "https://node.example/v3/key-123",
+            );
+            jail.set_env(
+                "REVSHARE_INDEXER__CONTRACT",
+                "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+            );
+            jail.set_env("REVSHARE_INDEXER__DEPLOYMENT_BLOCK", "7");
+            let config = Config::load(None).unwrap();
+            let indexer = config.indexer.as_ref().unwrap();
+            assert_eq!(indexer.deployment_block, 7);
+            assert_eq!((indexer.batch_size, indexer.confirmations), (2_000, 12));
+            assert_eq!(
+                indexer.rpc_url.expose_secret(),
+                "https://node.example/v3/key-123"
+            );
+            assert!(!format!("{config:?}").contains("key-123"));
+            assert!(!toml::to_string(&config).unwrap().contains("key-123"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_indexer_without_its_contract_is_an_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("REVSHARE_INDEXER__RPC_URL", "http://127.0.0.1:8545");
+            let err = Config::load(None).unwrap_err();
+            assert!(err.to_string().contains("contract"), "{err}");
             Ok(())
         });
     }

@@ -5,6 +5,7 @@
 //! `openpayments`, `app`) do the I/O. See ARCHITECTURE.md for the map.
 
 pub mod app;
+pub mod audit;
 pub mod chain;
 pub mod config;
 pub mod domain;

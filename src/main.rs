@@ -24,6 +24,19 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Run the chain indexer alone (the `[indexer]` section of the configuration) until Ctrl-C or
+    /// SIGTERM.
+    Index {
+        /// A TOML configuration file, as for `serve`.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Stop once the index has caught up with the chain's head.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Verify the contract's whole signed history from the chain alone, and exit non-zero if
+    /// anything fails.
+    Audit(AuditArgs),
     /// Print the effective configuration as TOML (secrets left out) and exit.
     Config {
         /// A TOML configuration file, as for `serve`.
@@ -119,6 +132,39 @@ enum ChainCommand {
     },
 }
 
+/// What `audit` reads and checks.
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// The node's JSON-RPC URL (HTTP).
+    #[arg(long, value_name = "URL")]
+    rpc: String,
+    /// The RevShare contract's address.
+    #[arg(long, value_name = "ADDRESS")]
+    contract: alloy_primitives::Address,
+    /// First block to read (default: the contract's deployment block, found on chain).
+    #[arg(long, value_name = "N")]
+    from_block: Option<u64>,
+    /// Base URL of the evidence endpoint: each decision's evidence is fetched from
+    /// {URL}/v1/evidence/{decisionHash} and hashed.
+    #[arg(long, value_name = "URL")]
+    evidence_from: Option<String>,
+    /// The signer set the contract must have been deployed with (comma-separated addresses, in
+    /// the contract's order); without it, the deployment's set is taken as given.
+    #[arg(
+        long,
+        value_name = "ADDRESS,...",
+        value_delimiter = ',',
+        requires = "threshold"
+    )]
+    signers: Vec<alloy_primitives::Address>,
+    /// How many of `--signers` must sign.
+    #[arg(long, value_name = "M", requires = "signers")]
+    threshold: Option<u8>,
+    /// Print the verdict as JSON instead of text (and no progress bars).
+    #[arg(long)]
+    json: bool,
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -150,6 +196,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             runtime.block_on(deploy(&config, unlocked_from))
         }
+        Command::Index { config, once } => {
+            let config = Config::load(config.as_deref())?;
+            revshare_oracle::telemetry::init_logs(&config.log);
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            runtime.block_on(revshare_oracle::app::index(config, once))?;
+            Ok(())
+        }
+        Command::Audit(args) => audit(args),
         Command::Config { config } => {
             let config = Config::load(config.as_deref())?;
             print!(
@@ -301,4 +356,40 @@ fn run_policy(command: PolicyCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+fn audit(args: AuditArgs) -> anyhow::Result<()> {
+    let signers = match args.threshold {
+        Some(threshold) => Some(
+            revshare_oracle::report::SignerSet::new(args.signers, threshold)
+                .context("--signers and --threshold do not form a signer set")?,
+        ),
+        None => None,
+    };
+    let options = revshare_oracle::audit::AuditOptions {
+        rpc_url: args.rpc,
+        contract: args.contract,
+        from_block: args.from_block,
+        evidence_from: args.evidence_from,
+        signers,
+        progress: !args.json,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let verdict = runtime
+        .block_on(revshare_oracle::audit::run(&options))
+        .context("the audit could not read the chain")?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&verdict).context("cannot render the verdict")?
+        );
+    } else {
+        print!("{}", verdict.render());
+    }
+    if !verdict.verified {
+        anyhow::bail!(
+            "the audit failed with {} failure(s)",
+            verdict.failures.len()
+        );
+    }
+    Ok(())
 }

@@ -65,6 +65,14 @@ pub struct Metrics {
     pub reports_refused: Counter,
     /// Relayer steps that failed and were retried (node unreachable, say).
     pub relay_retries: Counter,
+    /// The chain's head block, as the indexer last saw it.
+    pub chain_head: Gauge,
+    /// The last block the chain indexer has read.
+    pub chain_indexed_block: Gauge,
+    /// Report events the chain indexer stored.
+    pub chain_indexed_events: Counter,
+    /// Reorganisations the chain indexer rolled back.
+    pub chain_reorgs: Counter,
 }
 
 impl Default for Metrics {
@@ -83,6 +91,10 @@ impl Default for Metrics {
         let reports_applied = Counter::default();
         let reports_refused = Counter::default();
         let relay_retries = Counter::default();
+        let chain_head = Gauge::default();
+        let chain_indexed_block = Gauge::default();
+        let chain_indexed_events = Counter::default();
+        let chain_reorgs = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests answered",
@@ -124,6 +136,26 @@ impl Default for Metrics {
             "Relayer steps retried after a failure",
             relay_retries.clone(),
         );
+        registry.register(
+            "chain_head_block",
+            "The chain's head block as the indexer last saw it",
+            chain_head.clone(),
+        );
+        registry.register(
+            "chain_indexed_block",
+            "The last block the chain indexer has read",
+            chain_indexed_block.clone(),
+        );
+        registry.register(
+            "chain_indexed_events",
+            "Report events the chain indexer stored",
+            chain_indexed_events.clone(),
+        );
+        registry.register(
+            "chain_reorgs",
+            "Chain reorganisations the indexer rolled back",
+            chain_reorgs.clone(),
+        );
         Metrics {
             registry,
             reports_applied,
@@ -135,6 +167,10 @@ impl Default for Metrics {
             wallet_documents,
             communities,
             snapshot_swaps,
+            chain_head,
+            chain_indexed_block,
+            chain_indexed_events,
+            chain_reorgs,
         }
     }
 }

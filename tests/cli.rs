@@ -26,6 +26,8 @@ fn every_command_has_help() {
         (vec!["--help"], "serve"),
         (vec!["serve", "--help"], "--config"),
         (vec!["config", "--help"], "--config"),
+        (vec!["index", "--help"], "--once"),
+        (vec!["audit", "--help"], "--evidence-from"),
     ] {
         let (ok, stdout, _) = run(&args, &[]);
         assert!(ok, "{args:?}");

@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod backends;
+mod index;
 pub mod ingest;
 mod snapshots;
 pub mod voting;
@@ -23,6 +24,7 @@ use crate::store::{Store, StoreError, redact_url};
 use crate::telemetry::Metrics;
 
 pub use actions::Actions;
+pub use index::index;
 pub use ingest::Ingest;
 pub use snapshots::{LiveCommunity, Snapshots};
 pub use voting::Voting;
@@ -53,6 +55,9 @@ pub enum AppError {
     /// The server failed while running.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    /// The chain indexer could not start or stopped with an error.
+    #[error(transparent)]
+    Indexer(#[from] crate::chain::indexer::IndexerError),
 }
 
 /// Opens the store and builds everything the routers share; starts the ingest worker unless
@@ -140,6 +145,9 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     let relayer = state.relayer.clone();
     let actions = state.actions.clone();
     let voting = state.voting.clone();
+    let indexer = state.config.indexer.clone().map(|config| {
+        crate::chain::indexer::spawn(store.clone(), config, Some(state.metrics.clone()))
+    });
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -148,6 +156,9 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     relayer.stop().await;
     actions.stop().await;
     voting.stop().await;
+    if let Some(indexer) = indexer {
+        indexer.stop().await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -13,45 +13,16 @@ alloy::sol!(
     "contracts/artifacts/RevShare.json"
 );
 
-/// A pool report as the bindings take it (the same fields as `report::abi`, another Rust type).
+/// A pool report as the bindings take it (the field mapping lives in `convert`).
 impl From<&crate::report::PoolReport> for RevShare::PoolReport {
     fn from(report: &crate::report::PoolReport) -> Self {
-        let ours = crate::report::abi::PoolReport::from(report);
-        RevShare::PoolReport {
-            community: ours.community,
-            pool: ours.pool,
-            seq: ours.seq,
-            prevHash: ours.prevHash,
-            entries: ours
-                .entries
-                .into_iter()
-                .map(|entry| RevShare::Entry {
-                    wallet: entry.wallet,
-                    weight: entry.weight,
-                    payee: entry.payee,
-                })
-                .collect(),
-            decisionHash: ours.decisionHash,
-            policyVersion: ours.policyVersion,
-            observedAt: ours.observedAt,
-            validFrom: ours.validFrom,
-            validUntil: ours.validUntil,
-        }
+        super::convert::pool_report_to_contract(&crate::report::abi::PoolReport::from(report))
     }
 }
 
 /// A signer report as the bindings take it.
 impl From<&crate::report::SignerReport> for RevShare::SignerReport {
     fn from(report: &crate::report::SignerReport) -> Self {
-        let ours = crate::report::abi::SignerReport::from(report);
-        RevShare::SignerReport {
-            seq: ours.seq,
-            prevHash: ours.prevHash,
-            signers: ours.signers,
-            threshold: ours.threshold,
-            observedAt: ours.observedAt,
-            validFrom: ours.validFrom,
-            validUntil: ours.validUntil,
-        }
+        super::convert::signer_report_to_contract(&crate::report::abi::SignerReport::from(report))
     }
 }

@@ -3,5 +3,11 @@
 //! report means and how it is verified stays in `report`.
 
 pub mod contract;
+pub mod convert;
 pub mod deploy;
+pub mod events;
+pub mod indexer;
+pub mod logs;
+pub mod range;
 pub mod relayer;
+pub mod rpc;

@@ -5,6 +5,8 @@
 //! append-only, enforced by database triggers as well as by the absence of any update here.
 
 mod actions;
+mod chain;
+mod chain_rows;
 mod communities;
 mod config;
 mod deliveries;
@@ -28,6 +30,9 @@ use crate::domain::{CommunitySlug, PoolName};
 
 pub use actions::{
     ActionAttempt, ActionKind, ActionState, AttemptOutcome, NewAction, StoredAction,
+};
+pub use chain::{
+    BlockHeader, Confirmation, IndexBatch, IndexCursor, IndexedContract, IndexedEvent, RolledBack,
 };
 pub use communities::CommunityRow;
 pub use deliveries::{DeliveryCounts, DeliveryTx, NewDelivery, PendingDelivery, StoredDelivery};

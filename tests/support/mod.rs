@@ -7,4 +7,7 @@ pub mod discourse;
 pub mod discourse_api;
 pub mod discourse_routes;
 pub mod discourse_site;
+pub mod evidence;
 pub mod loomio;
+pub mod oracle;
+pub mod rpc_proxy;
