@@ -3,6 +3,7 @@
 //! report signed by a key outside the expected set, evidence whose hash differs, and a log the
 //! auditor never sees are each caught and named at the report concerned.
 
+mod policy_fixtures;
 mod support;
 
 use std::collections::{HashMap, HashSet};
@@ -256,4 +257,63 @@ async fn an_address_without_the_contract_is_a_clear_error() {
     assert!(!ok);
     assert!(stdout.is_empty(), "{stdout}");
     assert!(stderr.contains("no contract at"), "{stderr}");
+}
+
+/// Decision evidence of ann's wallet vote: honest, or with its recorded outcome flipped.
+fn decision_evidence(flip_outcome: bool) -> (B256, Vec<u8>) {
+    use policy_fixtures::{at, facts, revshare, wallet_vote};
+    use revshare_oracle::policy::{Evaluation, Evidence, Outcome, evaluate};
+    let policy = revshare();
+    let proposal = wallet_vote(&policy);
+    let facts = facts(&[("pat", "disapprove", 3), ("bob", "approve", 1)]);
+    let Evaluation::Decided(mut decision) = evaluate(&policy, &proposal, &facts, at(1.0)).unwrap()
+    else {
+        panic!("a TL3 disapproval decides the vote")
+    };
+    assert_eq!(decision.outcome, Outcome::Failed);
+    if flip_outcome {
+        decision.outcome = Outcome::Passed;
+    }
+    let evidence = Evidence::new(
+        revshare_oracle::domain::CommunitySlug::parse("forum").unwrap(),
+        1,
+        proposal,
+        &policy,
+        Some(facts),
+        at(1.0),
+        decision,
+    );
+    (evidence.hash(), evidence.to_bytes())
+}
+
+#[tokio::test]
+async fn evidence_whose_votes_do_not_support_the_decision_is_named() {
+    let chain = LocalChain::start().await;
+    let (mut oracle, set) = single_signer(&chain, 1).await;
+    let mut documents = HashMap::new();
+    let (honest, honest_bytes) = decision_evidence(false);
+    let (forged, forged_bytes) = decision_evidence(true);
+    oracle.publish_decided(0, 1, honest).await;
+    oracle.publish_decided(0, 2, forged).await;
+    documents.insert(honest, honest_bytes);
+    documents.insert(forged, forged_bytes);
+    let evidence = EvidenceServer::start(documents).await;
+
+    let mut extra = signers_args(&set);
+    extra.extend(["--evidence-from".to_string(), evidence.url.clone()]);
+    let (ok, verdict) = audit_json(&chain.rpc_url(), oracle.contract, &extra).await;
+    assert!(!ok);
+    let kinds: Vec<&Value> = verdict["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["kind"])
+        .collect();
+    assert_eq!(kinds, vec!["decision-not-supported"], "{verdict:#}");
+    assert_eq!(verdict["first_bad_report"]["report"]["seq"], 2);
+    assert_eq!(
+        verdict["evidence"]["checked"], 2,
+        "both hash to their decision hash"
+    );
+    assert_eq!(verdict["evidence"]["decisions_rerun"], 1);
 }

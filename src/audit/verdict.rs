@@ -104,6 +104,9 @@ pub enum FailureKind {
     EvidenceMissing,
     /// The evidence document does not hash to the decision hash.
     EvidenceHashMismatch,
+    /// The decision evidence, re-run under the policy it records, does not give the decision it
+    /// records (or names another policy version than the report).
+    DecisionNotSupported,
 }
 
 impl FailureKind {
@@ -121,7 +124,7 @@ impl FailureKind {
             SeqReplayed | SeqGap | PrevHashMismatch => Check::Chain,
             MalformedReport => Check::Reports,
             PoolStateMismatch | SignerStateMismatch => Check::State,
-            EvidenceMissing | EvidenceHashMismatch => Check::Evidence,
+            EvidenceMissing | EvidenceHashMismatch | DecisionNotSupported => Check::Evidence,
         }
     }
 
@@ -187,6 +190,9 @@ pub struct EvidenceSummary {
     pub checked: usize,
     /// Reports with a zero decision hash (no decision claimed).
     pub without_decision: usize,
+    /// Distinct decision evidence documents re-run through the policy they record (the others,
+    /// such as an admin's bootstrap, are checked by hash only).
+    pub decisions_rerun: usize,
 }
 
 /// The outcome of an audit.

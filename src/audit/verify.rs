@@ -233,7 +233,7 @@ impl<'h> Audit<'h> {
             digest: applied.digest,
         };
         self.pools[position].entries = report.entries.clone();
-        self.check_evidence(&at, report.decisionHash);
+        self.check_evidence(&at, report.decisionHash, report.policyVersion);
     }
 
     fn check_digest(&mut self, at: &ReportRef, computed: Digest, emitted: Digest) {
@@ -297,7 +297,7 @@ impl<'h> Audit<'h> {
         }
     }
 
-    fn check_evidence(&mut self, at: &ReportRef, hash: B256) {
+    fn check_evidence(&mut self, at: &ReportRef, hash: B256, policy_version: u64) {
         let Some((summary, documents, checked)) = &mut self.evidence else {
             return;
         };
@@ -309,10 +309,17 @@ impl<'h> Audit<'h> {
             Some(Evidence::Document(bytes)) => {
                 let found = keccak256(bytes);
                 if found == hash {
-                    if checked.insert(hash) {
+                    let first = checked.insert(hash);
+                    if first {
                         summary.checked += 1;
                     }
-                    None
+                    let rerun = rerun_decision(bytes, policy_version);
+                    if first && matches!(rerun, Ok(true)) {
+                        summary.decisions_rerun += 1;
+                    }
+                    rerun
+                        .err()
+                        .map(|why| (FailureKind::DecisionNotSupported, why))
                 } else {
                     Some((
                         FailureKind::EvidenceHashMismatch,
@@ -493,4 +500,28 @@ fn describe_set(set: &SignerSet) -> String {
         set.signers().len(),
         signers.join(", ")
     )
+}
+
+/// Re-runs decision evidence through the policy it records: `Ok(true)` when it is decision
+/// evidence and the decision follows, `Ok(false)` when it is another kind of document (an admin's
+/// bootstrap), and the reason when the decision does not follow or names another policy version.
+fn rerun_decision(bytes: &[u8], policy_version: u64) -> Result<bool, String> {
+    let format = serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|doc| {
+            doc.get("format")
+                .and_then(|f| f.as_str())
+                .map(str::to_owned)
+        });
+    if format.as_deref() != Some(crate::policy::EVIDENCE_FORMAT) {
+        return Ok(false);
+    }
+    let (evidence, _) = crate::policy::Evidence::verify(bytes).map_err(|e| e.to_string())?;
+    if evidence.policy.version != policy_version {
+        return Err(format!(
+            "the evidence was decided under policy version {}, the report says {policy_version}",
+            evidence.policy.version
+        ));
+    }
+    Ok(true)
 }

@@ -66,9 +66,19 @@ impl Oracle {
         head: Head,
         weight: u64,
     ) -> SignedReport<PoolReport> {
+        let (decision, _) = evidence_of(pool_number, head.seq + 1);
+        self.report_deciding(pool_number, head, weight, decision)
+    }
+
+    /// A report of `pool` following `head` whose decision hash is `decision`, signed.
+    pub fn report_deciding(
+        &mut self,
+        pool_number: u32,
+        head: Head,
+        weight: u64,
+        decision: B256,
+    ) -> SignedReport<PoolReport> {
         let id = pool(pool_number);
-        let seq = head.seq + 1;
-        let (decision, _) = evidence_of(pool_number, seq);
         let entries = vec![ReportEntry::new(
             WalletAddress::parse(&format!("$wallet.example/p{pool_number}")).unwrap(),
             Weight::new(weight).unwrap(),
@@ -115,6 +125,23 @@ impl Oracle {
             .with_to(self.contract)
             .with_input(Self::pool_call(signed));
         self.send(tx).await
+    }
+
+    /// Signs and submits the next report of `pool`, committing to the evidence hashing to
+    /// `decision`.
+    pub async fn publish_decided(
+        &mut self,
+        pool_number: u32,
+        weight: u64,
+        decision: B256,
+    ) -> TxHash {
+        let head = self
+            .heads
+            .get(&pool(pool_number))
+            .copied()
+            .unwrap_or(Head::GENESIS);
+        let signed = self.report_deciding(pool_number, head, weight, decision);
+        self.submit(&signed).await
     }
 
     /// Signs and submits the next report of `pool`.
