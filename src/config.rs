@@ -99,6 +99,11 @@ pub struct ChainConfig {
     pub max_backoff_ms: u64,
     /// How often the relayer looks for work it was not woken for, in milliseconds.
     pub poll_interval_ms: u64,
+    /// Indexed blocks a signed report may be missing on chain before reconciliation flags it
+    /// (with `[indexer]` configured).
+    pub missing_after_blocks: u64,
+    /// How often reconciliation compares the outbox with the chain index, in milliseconds.
+    pub reconcile_interval_ms: u64,
 }
 
 impl Default for ChainConfig {
@@ -110,6 +115,8 @@ impl Default for ChainConfig {
             receipt_timeout_secs: 60,
             max_backoff_ms: 30_000,
             poll_interval_ms: 2_000,
+            missing_after_blocks: 20,
+            reconcile_interval_ms: 5_000,
         }
     }
 }

@@ -65,6 +65,8 @@ pub struct Metrics {
     pub reports_refused: Counter,
     /// Relayer steps that failed and were retried (node unreachable, say).
     pub relay_retries: Counter,
+    /// Pools where the chain diverges from what this oracle signed, at the last reconciliation.
+    pub reconciliation_divergences: Gauge,
     /// The chain's head block, as the indexer last saw it.
     pub chain_head: Gauge,
     /// The last block the chain indexer has read.
@@ -91,6 +93,7 @@ impl Default for Metrics {
         let reports_applied = Counter::default();
         let reports_refused = Counter::default();
         let relay_retries = Counter::default();
+        let reconciliation_divergences = Gauge::default();
         let chain_head = Gauge::default();
         let chain_indexed_block = Gauge::default();
         let chain_indexed_events = Counter::default();
@@ -137,6 +140,11 @@ impl Default for Metrics {
             relay_retries.clone(),
         );
         registry.register(
+            "reconciliation_divergences",
+            "Pools where the chain diverges from what this oracle signed",
+            reconciliation_divergences.clone(),
+        );
+        registry.register(
             "chain_head_block",
             "The chain's head block as the indexer last saw it",
             chain_head.clone(),
@@ -167,6 +175,7 @@ impl Default for Metrics {
             wallet_documents,
             communities,
             snapshot_swaps,
+            reconciliation_divergences,
             chain_head,
             chain_indexed_block,
             chain_indexed_events,

@@ -492,4 +492,119 @@ on_both_databases!(
     a_report_signed_before_a_restart_lands_exactly_once,
     reports_signed_while_the_node_is_down_land_in_order_when_it_is_back,
     a_report_that_fails_local_verification_is_never_sent,
+    reconciliation_flags_a_report_missing_on_chain_and_a_chain_that_differs,
 );
+
+/// The chain indexer on the test chain, as `serve` runs it with `[indexer]` set.
+fn indexer_config(deployment: &Deployment) -> revshare_oracle::config::IndexerConfig {
+    toml::from_str(&format!(
+        "rpc_url = {:?}\ncontract = \"{}\"\ndeployment_block = 0\nconfirmations = 1\npoll_interval_ms = 100\n",
+        deployment.chain.rpc_url(),
+        deployment.contract
+    ))
+    .unwrap()
+}
+
+/// Waits until the reconciliation shows `pool` with `standing`; returns that row.
+async fn reconciled(app: &TestApp, pool: &str, standing: &str) -> Value {
+    for _ in 0..POLLS {
+        let reply = app.get("/v1/oracle/reconciliation").await;
+        if reply.status == 200 {
+            let rows = reply.json()["pools"].as_array().unwrap().clone();
+            if let Some(row) = rows
+                .iter()
+                .find(|r| r["pool"] == pool && r["standing"] == standing)
+            {
+                return row.clone();
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    panic!(
+        "{pool} never became {standing}: {}",
+        String::from_utf8_lossy(&app.get("/v1/oracle/reconciliation").await.body)
+    );
+}
+
+async fn reconciliation_flags_a_report_missing_on_chain_and_a_chain_that_differs(db: TestDb) {
+    use alloy::providers::ext::AnvilApi;
+    use revshare_oracle::report::{
+        Digest, Head, PoolChange, PoolId, PoolReport, ReportEntry, SignedReport, ValidityWindow,
+    };
+
+    let deployment = Deployment::new(LocalChain::start().await, &[1], 1).await;
+    let indexer = indexer_config(&deployment);
+    let app = app(db, |c| {
+        deployment.configure(c, &[1], &[1], 1, true);
+        c.indexer = Some(indexer.clone());
+        c.chain.reconcile_interval_ms = 100;
+        c.chain.missing_after_blocks = 3;
+    })
+    .await;
+    let index = revshare_oracle::chain::indexer::spawn(app.state.store.clone(), indexer, None);
+    app.seed("guild", &[]).await;
+    put_pool(&app, "guild", "default", &[("$wallet.example/one", 1)]).await;
+    let landed = settled(&app, "guild", 1).await;
+    let row = reconciled(&app, "guild/default", "in_sync").await;
+    assert_eq!(row["chain_seq"], 1);
+
+    // A report this oracle never stored lands on chain: the chain differs from the oracle.
+    let key = deployment.chain.oracle_key(1);
+    let id = PoolId::new(
+        &revshare_oracle::domain::CommunitySlug::parse("guild").unwrap(),
+        &revshare_oracle::domain::PoolName::parse("default").unwrap(),
+    );
+    let head = Head {
+        seq: 1,
+        digest: Digest::new(landed[0]["digest"].as_str().unwrap().parse().unwrap()),
+    };
+    let entry = ReportEntry::new(
+        revshare_oracle::domain::WalletAddress::parse("$wallet.example/intruder").unwrap(),
+        revshare_oracle::domain::Weight::new(9).unwrap(),
+        None,
+    );
+    let change = PoolChange::new(
+        id,
+        vec![entry],
+        alloy::primitives::B256::ZERO,
+        0,
+        1,
+        ValidityWindow::new(0, u64::MAX).unwrap(),
+    )
+    .unwrap();
+    let domain = *app.state.oracle.as_ref().unwrap().domain();
+    let foreign =
+        SignedReport::sign(PoolReport::after(head, change).unwrap(), domain, &[&key]).unwrap();
+    // Sent from another account than the relayer's, whose nonces the test's provider does not track.
+    let outsider = support::anvil::provider_for(&deployment.chain.anvil, 9);
+    RevShare::new(deployment.contract, &outsider)
+        .submitPoolReport(foreign.report().into(), foreign.blob().into())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let row = reconciled(&app, "guild/default", "differs").await;
+    assert_eq!(row["chain_seq"], 2);
+    assert_eq!(row["local_seq"], 1);
+
+    // A report the relayer cannot land (it is stopped) is flagged once blocks pass without it.
+    app.state.relayer.stop().await;
+    put_pool(&app, "guild", "news", &[("$wallet.example/two", 2)]).await;
+    reconciled(&app, "guild/news", "behind").await;
+    deployment
+        .chain
+        .provider
+        .anvil_mine(Some(5), None)
+        .await
+        .unwrap();
+    let row = reconciled(&app, "guild/news", "missing_on_chain").await;
+    assert_eq!(row["missing"], 1);
+    let metrics = String::from_utf8_lossy(&app.get("/metrics").await.body).into_owned();
+    assert!(
+        metrics.contains("revshare_reconciliation_divergences 2"),
+        "{metrics}"
+    );
+    index.stop().await;
+}

@@ -6,6 +6,7 @@ pub mod actions;
 pub mod backends;
 mod index;
 pub mod ingest;
+pub mod reconcile;
 mod snapshots;
 pub mod voting;
 pub mod worker;
@@ -89,6 +90,7 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
         ingest: Arc::new(Ingest::default()),
         oracle,
         relayer: Arc::new(RelayerHandle::default()),
+        reconciliation: Arc::default(),
         discourse: DiscourseSites::new(&config.discourse)?,
         actions: Arc::new(Actions::default()),
         voting: Arc::new(Voting::new(&config.voting)?),
@@ -113,6 +115,13 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
         } else {
             tracing::warn!("the relayer is off: signed reports wait in the outbox");
         }
+    }
+    if let (Some(oracle), Some(indexer)) = (&state.oracle, &state.config.indexer) {
+        let indexed = crate::store::IndexedContract {
+            chain_id: oracle.domain().chain_id(),
+            contract: indexer.contract,
+        };
+        reconcile::start(state.clone(), indexed);
     }
     if state.config.actions.worker {
         actions::start_worker(state.clone());

@@ -64,6 +64,8 @@ pub struct AppState {
     pub ingest: Arc<Ingest>,
     /// The oracle that signs a report of every pool change, when enabled.
     pub oracle: Option<Arc<crate::oracle::Oracle>>,
+    /// The last reconciliation of the outbox with the chain index, when an indexer runs.
+    pub reconciliation: Arc<std::sync::Mutex<Option<crate::app::reconcile::Reconciliation>>>,
     /// The relayer's handle: woken after each stored report.
     pub relayer: Arc<crate::chain::relayer::RelayerHandle>,
     /// The Discourse sites the service calls: one HTTP client, one rate-limit gate per site.
@@ -133,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(reports::community_reports))
         .routes(routes!(reports::report))
         .routes(routes!(reports::evidence))
+        .routes(routes!(reports::reconciliation))
         .layer(cors);
     let admin = OpenApiRouter::new()
         .routes(routes!(admin::create_community))

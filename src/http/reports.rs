@@ -267,3 +267,20 @@ fn parse_hash(name: &str, text: &str) -> Result<B256, Problem> {
 fn now() -> Timestamp {
     Timestamp(jiff::Timestamp::now().as_millisecond())
 }
+
+/// The last comparison of what this oracle signed with what the chain index shows, pool by pool:
+/// in sync, behind, missing on chain past the configured patience, or differing.
+#[utoipa::path(get, path = "/v1/oracle/reconciliation", tag = "public",
+    responses((status = 200, body = crate::app::reconcile::Reconciliation),
+        (status = 404, description = "No reconciliation yet: the oracle or the chain indexer is off, or the index is empty")))]
+pub async fn reconciliation(
+    State(state): State<AppState>,
+) -> Result<Json<crate::app::reconcile::Reconciliation>, Problem> {
+    let last = state.reconciliation.lock().expect("not poisoned").clone();
+    last.map(Json).ok_or_else(|| {
+        Problem::new(
+            ProblemKind::NotFound,
+            "no reconciliation yet: it needs the oracle and the chain indexer ([indexer]) on, and an index that has read the chain",
+        )
+    })
+}

@@ -281,6 +281,27 @@ impl Store {
         rows.iter().map(decode_row).collect()
     }
 
+    /// The latest pool report of every pool in `domain`: what the chain should show.
+    pub async fn latest_pool_reports(
+        &self,
+        domain: &Domain,
+    ) -> Result<Vec<StoredReport>, StoreError> {
+        let sql = format!(
+            "SELECT {REPORT_COLUMNS} FROM oracle_reports r LEFT JOIN communities c ON c.id = r.community_id \
+             WHERE r.kind = 'pool' AND r.chain_id = $1 AND r.contract = $2 AND r.seq = ( \
+               SELECT MAX(l.seq) FROM oracle_reports l WHERE l.kind = 'pool' AND l.chain_id = r.chain_id \
+                 AND l.contract = r.contract AND l.community_hash = r.community_hash \
+                 AND l.pool_hash = r.pool_hash) \
+             ORDER BY r.id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(domain.chain_id() as i64)
+            .bind(domain.verifying_contract().to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
     /// A report by its digest.
     pub async fn report_by_digest(&self, digest: B256) -> Result<Option<StoredReport>, StoreError> {
         let sql = format!(
