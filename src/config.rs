@@ -39,6 +39,8 @@ pub struct Config {
     pub chain: ChainConfig,
     /// The standard voting API and its worker.
     pub voting: VotingConfig,
+    /// The policy scheduler.
+    pub policy: crate::app::policy::PolicyConfig,
 }
 
 /// The oracle: which keys sign reports, for which deployment of the RevShare contract. The
@@ -243,6 +245,7 @@ impl Default for Config {
             oracle: OracleConfig::default(),
             chain: ChainConfig::default(),
             voting: VotingConfig::default(),
+            policy: crate::app::policy::PolicyConfig::default(),
         }
     }
 }

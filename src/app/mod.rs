@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod backends;
 pub mod ingest;
+pub mod policy;
 mod snapshots;
 pub mod voting;
 
@@ -86,6 +87,7 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
         discourse: DiscourseSites::new(&config.discourse)?,
         actions: Arc::new(Actions::default()),
         voting: Arc::new(Voting::new(&config.voting)?),
+        scheduler: Arc::new(policy::Scheduler::default()),
         config: Arc::new(config),
     };
     if state.config.ingest.worker {
@@ -120,6 +122,11 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
             "the voting worker is off: votes are not re-read, nor failed starts retried"
         );
     }
+    if state.config.policy.worker {
+        policy::start_worker(state.clone());
+    } else {
+        tracing::warn!("the policy scheduler is off: wallet changes open no proposals here");
+    }
     Ok(state)
 }
 
@@ -139,6 +146,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     let relayer = state.relayer.clone();
     let actions = state.actions.clone();
     let voting = state.voting.clone();
+    let scheduler = state.scheduler.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -147,6 +155,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     relayer.stop().await;
     actions.stop().await;
     voting.stop().await;
+    scheduler.stop().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
