@@ -45,8 +45,16 @@ struct Forum {
 
 impl Forum {
     async fn start(db: TestDb) -> Forum {
+        Forum::start_with(db, |_| {}).await
+    }
+
+    async fn start_with(db: TestDb, adjust: fn(&mut Config)) -> Forum {
         let fake = FakeDiscourseApi::start(&[(1, "Wallet"), (2, "City")]).await;
-        let app = app(db, quick).await;
+        let app = app(db, |config| {
+            quick(config);
+            adjust(config);
+        })
+        .await;
         app.seed(
             "forum",
             &[(
@@ -388,6 +396,59 @@ async fn a_day_without_votes_closes_it_on_the_clock(db: TestDb) {
     assert!(!wallets(&forum.default_pool().await).contains(&(ANN_WALLET.to_string(), 1)));
 }
 
+async fn the_running_service_decides_on_its_own(db: TestDb) {
+    // The scheduler's tick is long: wake-ups after the wallet change, the vote's start and its
+    // readings drive it.
+    let forum = Forum::start_with(db, |config| {
+        config.policy.worker = true;
+        config.policy.tick_interval_ms = 600_000;
+    })
+    .await;
+    forum.voter(20, "tess", 3).await;
+    forum.fake.add_user(7, "ann", &[]);
+    forum
+        .profile(&FakeUser::new(7, "ann", Some(ANN_WALLET)))
+        .await;
+    let mut post = None;
+    for _ in 0..1_500 {
+        let told = forum.messages_to("Your wallet is being voted on").await;
+        if let Some(vote) = forum
+            .proposals()
+            .await
+            .first()
+            .and_then(|p| p.proposal.vote.clone())
+            && told.is_some()
+        {
+            post = vote
+                .external_id
+                .split('/')
+                .next()
+                .unwrap()
+                .parse::<i64>()
+                .ok();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let post = post.expect("the running service started the poll and told ann");
+    forum
+        .fake
+        .vote(post, "revshare", "tess", "approve")
+        .unwrap();
+    for _ in 0..1_500 {
+        if forum
+            .messages_to("Your wallet joined the revenue share")
+            .await
+            .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(wallets(&forum.default_pool().await).contains(&(ANN_WALLET.to_string(), 1)));
+    assert_eq!(forum.proposals().await[0].state, ProposalState::Passed);
+}
+
 async fn a_new_community_is_governed_by_the_default_policies(db: TestDb) {
     let forum = Forum::start(db).await;
     let policies = forum.app.state.store.policies(forum.id).await.unwrap();
@@ -405,4 +466,5 @@ on_both_databases!(
     a_tl3_disapproval_fails_and_the_pool_stays,
     a_day_without_votes_closes_it_on_the_clock,
     a_new_community_is_governed_by_the_default_policies,
+    the_running_service_decides_on_its_own,
 );
