@@ -16,7 +16,9 @@ use revshare_oracle::app::ingest::drain;
 use revshare_oracle::app::policy::run_pass;
 use revshare_oracle::config::Config;
 use revshare_oracle::domain::{Cause, CommunitySlug, PoolName, Timestamp};
+use revshare_oracle::keys::{KeySource, write_key_file};
 use revshare_oracle::policy::Outcome;
+use revshare_oracle::report::SigningKey;
 use revshare_oracle::store::{ProposalState, StoredProposal};
 use serde_json::json;
 use support::discourse::{FakeDiscourse, FakeUser};
@@ -48,7 +50,7 @@ impl Forum {
         Forum::start_with(db, |_| {}).await
     }
 
-    async fn start_with(db: TestDb, adjust: fn(&mut Config)) -> Forum {
+    async fn start_with(db: TestDb, adjust: impl FnOnce(&mut Config)) -> Forum {
         let fake = FakeDiscourseApi::start(&[(1, "Wallet"), (2, "City")]).await;
         let app = app(db, |config| {
             quick(config);
@@ -449,6 +451,72 @@ async fn the_running_service_decides_on_its_own(db: TestDb) {
     assert_eq!(forum.proposals().await[0].state, ProposalState::Passed);
 }
 
+async fn with_the_oracle_on_the_report_commits_to_the_decision(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[0x11; 32]).unwrap();
+    let path = dir.path().join("oracle.key");
+    write_key_file(&path, &key).unwrap();
+    let forum = Forum::start_with(db, |config| {
+        config.oracle.enabled = true;
+        config.oracle.keys = vec![KeySource {
+            path,
+            password_file: None,
+            generate: false,
+        }];
+        config.oracle.signers = vec![key.address()];
+        config.oracle.threshold = 1;
+        config.oracle.chain_id = 31_337;
+        config.oracle.contract = alloy::primitives::Address::repeat_byte(0x42);
+        config.chain.relayer = false;
+    })
+    .await;
+    forum.voter(20, "tess", 3).await;
+    let (post, _) = forum.ann_sets_her_wallet().await;
+    forum
+        .fake
+        .vote(post, "revshare", "tess", "approve")
+        .unwrap();
+    forum
+        .settle("ann is told the vote passed", async |f| {
+            f.messages_to("Your wallet joined the revenue share").await
+        })
+        .await;
+    let pool = forum.default_pool().await;
+    let Cause::Decision { decision } = &pool.cause else {
+        panic!("the pool version's cause is {:?}", pool.cause);
+    };
+    let stored = forum
+        .app
+        .state
+        .store
+        .decision(&decision.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let reports = forum
+        .app
+        .state
+        .store
+        .community_reports(forum.id, 10)
+        .await
+        .unwrap();
+    let report = reports
+        .iter()
+        .find(|r| r.pool_version == Some(pool.version))
+        .expect("the decided pool version is reported");
+    assert_eq!(
+        report.evidence, stored.evidence,
+        "the report commits to the decision's bytes"
+    );
+    assert_eq!(alloy::primitives::keccak256(&report.evidence), stored.hash);
+    let served = forum
+        .app
+        .get(&format!("/v1/evidence/{}", stored.hash))
+        .await;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.body.as_ref(), stored.evidence.as_slice());
+}
+
 async fn a_new_community_is_governed_by_the_default_policies(db: TestDb) {
     let forum = Forum::start(db).await;
     let policies = forum.app.state.store.policies(forum.id).await.unwrap();
@@ -467,4 +535,5 @@ on_both_databases!(
     a_day_without_votes_closes_it_on_the_clock,
     a_new_community_is_governed_by_the_default_policies,
     the_running_service_decides_on_its_own,
+    with_the_oracle_on_the_report_commits_to_the_decision,
 );
