@@ -30,9 +30,10 @@ pub struct PendingWalletChange {
 
 impl Store {
     /// Wallet changes made on a platform (an admin's own changes need no vote) that the scheduler
-    /// has not handled, oldest first.
+    /// has not handled, oldest first, after the change `after` (0 for all).
     pub async fn pending_wallet_changes(
         &self,
+        after: i64,
         limit: i64,
     ) -> Result<Vec<PendingWalletChange>, StoreError> {
         let parse = |w: Option<String>| {
@@ -43,10 +44,11 @@ impl Store {
         sqlx::query(
             "SELECT c.id, c.community_id, c.member, c.old_wallet, c.new_wallet, c.recorded_at_ms \
              FROM member_wallet_changes c \
-             WHERE c.source <> 'admin' AND NOT EXISTS \
+             WHERE c.id > $1 AND c.source <> 'admin' AND NOT EXISTS \
                (SELECT 1 FROM policy_wallet_triggers t WHERE t.wallet_change_id = c.id) \
-             ORDER BY c.id LIMIT $1",
+             ORDER BY c.id LIMIT $2",
         )
+        .bind(after)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?

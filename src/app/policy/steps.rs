@@ -51,23 +51,28 @@ fn engine_error(e: policy::EngineError) -> StoreError {
 }
 
 /// Opens a proposal for each platform wallet change not handled yet, at the change's recorded
-/// time (so a replay finds the same proposal); returns how many it opened.
+/// time (so a replay finds the same proposal). A change that cannot be handled now is logged and
+/// left for the next pass, without holding up the others.
 pub async fn handle_wallet_changes(
     state: &AppState,
     at: Timestamp,
 ) -> Result<PassSummary, StoreError> {
     let mut summary = PassSummary::default();
+    let mut after = 0;
     loop {
-        let changes = state.store.pending_wallet_changes(BATCH).await?;
-        if changes.is_empty() {
+        let changes = state.store.pending_wallet_changes(after, BATCH).await?;
+        let Some(last) = changes.last() else {
             return Ok(summary);
-        }
+        };
+        after = last.id;
         for change in changes {
             let Some(community) = state.snapshots.by_id(change.community_id) else {
-                return Err(StoreError::Corrupt(format!(
-                    "wallet change {} names community {}, which is not loaded",
-                    change.id, change.community_id
-                )));
+                tracing::error!(
+                    change = change.id,
+                    community = change.community_id,
+                    "a wallet change names a community that is not loaded"
+                );
+                continue;
             };
             let subject = Subject::of_wallet_change(
                 change.member.clone(),
@@ -76,9 +81,19 @@ pub async fn handle_wallet_changes(
             );
             let proposal_id = match subject {
                 Some(subject) => {
-                    let opened = open(state, &community, subject, change.recorded_at, at).await?;
-                    summary.add(opened.1);
-                    opened.0
+                    match open(state, &community, subject, change.recorded_at, at).await {
+                        Ok((id, opened)) => {
+                            summary.add(opened);
+                            id
+                        }
+                        Err(StoreError::Database(e)) => return Err(StoreError::Database(e)),
+                        Err(e) => {
+                            tracing::error!(community = %community.community.slug,
+                                change = change.id, error = %e,
+                                "the wallet change cannot open a proposal; retried next pass");
+                            continue;
+                        }
+                    }
                 }
                 None => None,
             };
