@@ -41,6 +41,8 @@ pub struct Config {
     pub voting: VotingConfig,
     /// The chain indexer; off (absent) by default, so the service runs with no chain.
     pub indexer: Option<IndexerConfig>,
+    /// The policy scheduler.
+    pub policy: crate::app::policy::PolicyConfig,
 }
 
 /// The oracle: which keys sign reports, for which deployment of the RevShare contract. The
@@ -253,6 +255,7 @@ impl Default for Config {
             chain: ChainConfig::default(),
             voting: VotingConfig::default(),
             indexer: None,
+            policy: crate::app::policy::PolicyConfig::default(),
         }
     }
 }

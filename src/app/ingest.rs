@@ -119,6 +119,10 @@ pub async fn drain(state: &AppState) -> Result<usize, StoreError> {
             }
         }
         refresh(state, &changed).await?;
+        if !changed.is_empty() {
+            // A changed member may have a new wallet: the policy scheduler looks at once.
+            state.scheduler.wake();
+        }
         result?;
         if state.ingest.controls.is_stopping() {
             return Ok(applied);

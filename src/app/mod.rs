@@ -6,6 +6,7 @@ pub mod actions;
 pub mod backends;
 mod index;
 pub mod ingest;
+pub mod policy;
 pub mod reconcile;
 mod snapshots;
 pub mod voting;
@@ -94,6 +95,7 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
         discourse: DiscourseSites::new(&config.discourse)?,
         actions: Arc::new(Actions::default()),
         voting: Arc::new(Voting::new(&config.voting)?),
+        scheduler: Arc::new(policy::Scheduler::default()),
         config: Arc::new(config),
     };
     if state.config.ingest.worker {
@@ -135,6 +137,11 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
             "the voting worker is off: votes are not re-read, nor failed starts retried"
         );
     }
+    if state.config.policy.worker {
+        policy::start_worker(state.clone());
+    } else {
+        tracing::warn!("the policy scheduler is off: wallet changes open no proposals here");
+    }
     Ok(state)
 }
 
@@ -157,6 +164,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     let indexer = state.config.indexer.clone().map(|config| {
         crate::chain::indexer::spawn(store.clone(), config, Some(state.metrics.clone()))
     });
+    let scheduler = state.scheduler.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -168,6 +176,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
     if let Some(indexer) = indexer {
         indexer.stop().await;
     }
+    scheduler.stop().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -63,6 +63,11 @@ impl Snapshots {
         self.current.load().values().find(|c| c.id == id).cloned()
     }
 
+    /// Every community held, for background work that visits each.
+    pub fn all(&self) -> Vec<Arc<LiveCommunity>> {
+        self.current.load().values().cloned().collect()
+    }
+
     /// How many communities are held.
     pub fn len(&self) -> usize {
         self.current.load().len()

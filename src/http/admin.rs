@@ -111,6 +111,19 @@ pub async fn create_community(
         return Err(Problem::invalid_fields(errors));
     };
     let row = state.store.create_community(&slug, name, now()).await?;
+    // A community starts governed: the grant report's policy, and the constitution that changes it.
+    state
+        .store
+        .adopt_policies(
+            row.id,
+            &[
+                crate::policy::GRANT_REPORT_POLICY,
+                crate::policy::CONSTITUTION_POLICY,
+            ],
+            &bootstrap(Some("the default policies".into())),
+            now(),
+        )
+        .await?;
     let live = state.snapshots.refresh(&state.store, &row).await?;
     state.metrics.communities.set(state.snapshots.len() as i64);
     state.metrics.snapshot_swaps.inc();

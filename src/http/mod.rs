@@ -74,6 +74,8 @@ pub struct AppState {
     pub actions: Arc<Actions>,
     /// The voting worker's handle and the platforms' HTTP client.
     pub voting: Arc<Voting>,
+    /// The policy scheduler's handle: woken after wallet changes.
+    pub scheduler: Arc<crate::app::policy::Scheduler>,
 }
 
 /// The community's live snapshot, or a 404 problem.

@@ -15,6 +15,7 @@ mod members;
 mod policies;
 mod pools;
 mod reports;
+mod scheduler;
 mod sources;
 mod splits;
 mod votes;
@@ -40,6 +41,7 @@ pub use loomio_sources::LoomioSource;
 pub use members::WalletHistoryEntry;
 pub use policies::{EvaluationRecord, ProposalState, StoredDecision, StoredProposal};
 pub use reports::{RelayStatus, StoredReport, StoredSigned};
+pub use scheduler::PendingWalletChange;
 pub use sources::DiscourseSource;
 pub use votes::{EvidenceDocument, NewVote, Reading, ReadingOutcome, VoteRecord};
 

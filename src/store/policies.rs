@@ -95,10 +95,10 @@ pub struct StoredDecision {
     pub decided_at: Timestamp,
 }
 
-const PROPOSAL_COLUMNS: &str = "id, policy_version, policy, rule, subject, opened_at_ms, \
+pub(super) const PROPOSAL_COLUMNS: &str = "id, policy_version, policy, rule, subject, opened_at_ms, \
      vote_backend, vote_id, vote_url, state";
 
-fn proposal_from_row(row: &AnyRow) -> Result<StoredProposal, StoreError> {
+pub(super) fn proposal_from_row(row: &AnyRow) -> Result<StoredProposal, StoreError> {
     let version: i64 = row.try_get("policy_version")?;
     let policy: String = row.try_get("policy")?;
     let rule: String = row.try_get("rule")?;
@@ -127,7 +127,7 @@ fn proposal_from_row(row: &AnyRow) -> Result<StoredProposal, StoreError> {
     })
 }
 
-fn decision_from_row(row: &AnyRow) -> Result<StoredDecision, StoreError> {
+pub(super) fn decision_from_row(row: &AnyRow) -> Result<StoredDecision, StoreError> {
     let version: i64 = row.try_get("policy_version")?;
     let outcome: String = row.try_get("outcome")?;
     let hash: String = row.try_get("hash")?;

@@ -122,7 +122,7 @@ pub enum ReadingOutcome {
     Stale,
 }
 
-const COLUMNS: &str = "id, community_id, backend, intent_key, request, state, external_id, url, \
+pub(super) const COLUMNS: &str = "id, community_id, backend, intent_key, request, state, external_id, url, \
     attempts, next_attempt_at_ms, next_read_at_ms, last_error, created_at_ms, updated_at_ms, \
     close_requested_at_ms, close_sent_at_ms, closed_at_ms, last_read_at_ms";
 
@@ -130,7 +130,7 @@ fn time(row: &AnyRow, column: &str) -> Result<Option<Timestamp>, StoreError> {
     Ok(row.try_get::<Option<i64>, _>(column)?.map(Timestamp))
 }
 
-fn vote_from_row(row: &AnyRow) -> Result<VoteRecord, StoreError> {
+pub(super) fn vote_from_row(row: &AnyRow) -> Result<VoteRecord, StoreError> {
     let request: String = row.try_get("request")?;
     let state: String = row.try_get("state")?;
     Ok(VoteRecord {

@@ -111,6 +111,8 @@ pub async fn app(db: TestDb, adjust: impl FnOnce(&mut revshare_oracle::config::C
     };
     // Suites about the oracle turn it on with their own keys and chain.
     config.oracle.enabled = false;
+    // Suites about policies turn the scheduler on, or drive its passes themselves.
+    config.policy.worker = false;
     adjust(&mut config);
     let state = revshare_oracle::app::build_state(config)
         .await

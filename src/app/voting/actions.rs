@@ -74,6 +74,7 @@ pub(super) async fn attempt_start(
             state.store.mark_started(vote.id, &handle, at, at).await?;
             tracing::info!(vote = vote.id, external_id = %handle.external_id, "vote started");
             state.voting.wake.notify_one();
+            state.scheduler.wake();
             None
         }
         Err(e) if may_pass(&e) => {
@@ -225,9 +226,11 @@ pub(super) async fn read(
             match outcome {
                 ReadingOutcome::Closed { reading } => {
                     tracing::info!(vote = vote.id, reading, "vote closed; its evidence is kept");
+                    state.scheduler.wake();
                 }
                 ReadingOutcome::Appended { reading } => {
                     tracing::debug!(vote = vote.id, reading, "vote changed");
+                    state.scheduler.wake();
                 }
                 ReadingOutcome::Unchanged | ReadingOutcome::Stale => {}
             }

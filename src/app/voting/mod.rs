@@ -134,6 +134,11 @@ impl Voting {
         self.wake.notify_one();
     }
 
+    /// Asks the worker for a pass soon: a vote intent was stored outside the API's `start`.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
     /// Stops the worker. Aborting it mid-call is safe: an intent stays stored and its marker
     /// finds a start that reached the platform, state changes are transactional, and a close
     /// can be sent twice.

@@ -1,0 +1,26 @@
+-- The policy scheduler's progress: which wallet changes it has turned into proposals, and which
+-- decisions it has carried out. Both are append-only marks; the work itself is idempotent, so a
+-- crash before a mark only repeats work that changes nothing the second time.
+-- Keep in step with migrations/postgres/0008_policy_scheduler.sql.
+
+CREATE TABLE policy_wallet_triggers (
+    wallet_change_id BIGINT PRIMARY KEY REFERENCES member_wallet_changes (id),
+    community_id     BIGINT NOT NULL REFERENCES communities (id),
+    proposal_id      BIGINT REFERENCES proposals (id),
+    handled_at_ms    BIGINT NOT NULL
+);
+
+CREATE TABLE policy_executions (
+    proposal_id    BIGINT PRIMARY KEY REFERENCES proposals (id),
+    community_id   BIGINT NOT NULL REFERENCES communities (id),
+    executed_at_ms BIGINT NOT NULL
+);
+
+CREATE TRIGGER policy_wallet_triggers_no_update BEFORE UPDATE ON policy_wallet_triggers
+BEGIN SELECT RAISE(ABORT, 'policy_wallet_triggers is append-only'); END;
+CREATE TRIGGER policy_wallet_triggers_no_delete BEFORE DELETE ON policy_wallet_triggers
+BEGIN SELECT RAISE(ABORT, 'policy_wallet_triggers is append-only'); END;
+CREATE TRIGGER policy_executions_no_update BEFORE UPDATE ON policy_executions
+BEGIN SELECT RAISE(ABORT, 'policy_executions is append-only'); END;
+CREATE TRIGGER policy_executions_no_delete BEFORE DELETE ON policy_executions
+BEGIN SELECT RAISE(ABORT, 'policy_executions is append-only'); END;

@@ -1,0 +1,230 @@
+//! The grant report's wallet flow end to end, on SQLite and PostgreSQL, against the fake
+//! Discourse over loopback, driven as members would: a member sets the wallet field on their
+//! profile (a signed `user_updated` webhook); the scheduler opens a proposal under the default
+//! policy, the voting worker starts a Discourse poll, and the member is told with its link; votes
+//! arrive on the fake; the policy closes and decides; the pool changes (or not) with the decision
+//! as its cause; the member is told. Removing the wallet takes it out with no vote. The 24-hour
+//! close runs on a controlled clock.
+
+mod common;
+mod policy;
+mod support;
+
+use std::time::Duration;
+
+use common::TestDb;
+use policy::{ANN_WALLET, Forum, now, wallets};
+use revshare_oracle::app::policy::run_pass;
+use revshare_oracle::domain::{Cause, Timestamp};
+use revshare_oracle::policy::Outcome;
+use revshare_oracle::store::ProposalState;
+use support::discourse::FakeUser;
+
+async fn a_tl3_approval_passes_and_the_wallet_joins_with_equal_weight(db: TestDb) {
+    let forum = Forum::start(db).await;
+    forum.voter(20, "tess", 3).await;
+    let (post, _) = forum.ann_sets_her_wallet().await;
+    let before = forum.default_pool().await;
+    assert_eq!(wallets(&before), [("$pool.example/bob".to_string(), 1)]);
+
+    forum
+        .fake
+        .vote(post, "revshare", "tess", "approve")
+        .unwrap();
+    let told = forum
+        .settle("ann is told the vote passed", async |f| {
+            f.messages_to("Your wallet joined the revenue share").await
+        })
+        .await;
+    assert!(told.raw.contains("tl3-approval"), "{}", told.raw);
+
+    let pool = forum.default_pool().await;
+    assert_eq!(
+        wallets(&pool),
+        [
+            ("$pool.example/bob".to_string(), 1),
+            ("$wallet.example/ann".to_string(), 1)
+        ],
+        "equal weight, as the policy says"
+    );
+    let Cause::Decision { decision } = &pool.cause else {
+        panic!("the pool version's cause is {:?}", pool.cause);
+    };
+    let stored = forum
+        .app
+        .state
+        .store
+        .decision(&decision.parse().unwrap())
+        .await
+        .unwrap()
+        .expect("the cause names a stored decision");
+    assert_eq!(stored.outcome, Outcome::Passed);
+    assert_eq!(stored.policy_version, 1);
+    assert!(
+        stored.reason.contains("closed by `tl3-approval`"),
+        "{}",
+        stored.reason
+    );
+    let evidence: serde_json::Value = serde_json::from_slice(&stored.evidence).unwrap();
+    assert_eq!(evidence["facts"]["voters"][0]["trust_level"], 3);
+    assert_eq!(
+        forum.fake.poll_status(post, "revshare").as_deref(),
+        Some("closed"),
+        "the policy closed the poll"
+    );
+    let proposals = forum.proposals().await;
+    assert_eq!(proposals[0].state, ProposalState::Passed);
+
+    // Another pass, and another, change nothing and send nothing again.
+    let messages = forum.fake.private_messages().len();
+    run_pass(&forum.app.state, now()).await.unwrap();
+    run_pass(&forum.app.state, now()).await.unwrap();
+    assert_eq!(forum.default_pool().await.version, pool.version);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(forum.fake.private_messages().len(), messages);
+
+    // Ann clears the field: her entry leaves at once, with no vote.
+    let polls_before = forum.proposals().await.len();
+    forum.profile(&FakeUser::new(7, "ann", None)).await;
+    let pool = forum
+        .settle("ann's entry is removed", async |f| {
+            let pool = f.default_pool().await;
+            (pool.pool.entries().len() == 1).then_some(pool)
+        })
+        .await;
+    assert_eq!(wallets(&pool), [("$pool.example/bob".to_string(), 1)]);
+    assert!(matches!(pool.cause, Cause::Decision { .. }));
+    let proposals = forum.proposals().await;
+    assert_eq!(proposals.len(), polls_before + 1);
+    let removal = proposals.last().unwrap();
+    assert_eq!(removal.state, ProposalState::Passed);
+    assert!(removal.proposal.vote.is_none(), "no vote was held");
+    assert_eq!(removal.proposal.rule.as_str(), "wallet-removed");
+}
+
+async fn five_votes_close_it_and_the_majority_decides(db: TestDb) {
+    let forum = Forum::start(db).await;
+    for (i, name) in ["v1", "v2", "v3", "v4", "v5"].iter().enumerate() {
+        forum.voter(30 + i as i64, name, 1).await;
+    }
+    let (post, _) = forum.ann_sets_her_wallet().await;
+    for (name, choice) in [
+        ("v1", "approve"),
+        ("v2", "approve"),
+        ("v3", "disapprove"),
+        ("v4", "approve"),
+    ] {
+        forum.fake.vote(post, "revshare", name, choice).unwrap();
+    }
+    // Four votes: no close condition holds, however often the scheduler looks.
+    for _ in 0..3 {
+        revshare_oracle::app::voting::run_pass(&forum.app.state)
+            .await
+            .unwrap();
+        run_pass(&forum.app.state, now()).await.unwrap();
+    }
+    assert_eq!(forum.proposals().await[0].state, ProposalState::Open);
+    forum
+        .fake
+        .vote(post, "revshare", "v5", "disapprove")
+        .unwrap();
+    let told = forum
+        .settle("ann is told the vote passed", async |f| {
+            f.messages_to("Your wallet joined the revenue share").await
+        })
+        .await;
+    assert!(told.raw.contains("five-votes"), "{}", told.raw);
+    assert!(told.raw.contains("majority-approved"), "{}", told.raw);
+    assert!(wallets(&forum.default_pool().await).contains(&(ANN_WALLET.to_string(), 1)));
+}
+
+async fn a_tl3_disapproval_fails_and_the_pool_stays(db: TestDb) {
+    let forum = Forum::start(db).await;
+    forum.voter(20, "tess", 3).await;
+    forum.voter(21, "uma", 1).await;
+    let (post, _) = forum.ann_sets_her_wallet().await;
+    let before = forum.default_pool().await;
+    forum.fake.vote(post, "revshare", "uma", "approve").unwrap();
+    forum
+        .fake
+        .vote(post, "revshare", "tess", "disapprove")
+        .unwrap();
+    let told = forum
+        .settle("ann is told the vote failed", async |f| {
+            f.messages_to("Your wallet was not added").await
+        })
+        .await;
+    assert!(told.raw.contains("tl3-disapproved"), "{}", told.raw);
+    let after = forum.default_pool().await;
+    assert_eq!(after.version, before.version, "the pool stays as it was");
+    assert_eq!(forum.proposals().await[0].state, ProposalState::Failed);
+    assert!(
+        forum
+            .messages_to("Your wallet joined the revenue share")
+            .await
+            .is_none()
+    );
+}
+
+async fn a_day_without_votes_closes_it_on_the_clock(db: TestDb) {
+    let forum = Forum::start(db).await;
+    forum.ann_sets_her_wallet().await;
+    let opened = forum.proposals().await[0].proposal.opened_at;
+    let day = 24 * 60 * 60 * 1000;
+    run_pass(&forum.app.state, Timestamp(opened.millis() + day - 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        forum.proposals().await[0].state,
+        ProposalState::Open,
+        "not yet"
+    );
+    run_pass(&forum.app.state, Timestamp(opened.millis() + day))
+        .await
+        .unwrap();
+    let proposal = &forum.proposals().await[0];
+    assert_eq!(
+        proposal.state,
+        ProposalState::Failed,
+        "no approvals: `otherwise` fails it"
+    );
+    let evaluations = forum
+        .app
+        .state
+        .store
+        .proposal_evaluations(proposal.id)
+        .await
+        .unwrap();
+    let last = evaluations.last().unwrap();
+    assert!(
+        last.reason.contains("closed by `day-passed`"),
+        "{}",
+        last.reason
+    );
+    assert_eq!(last.evaluated_at.millis(), opened.millis() + day);
+    forum
+        .settle("ann is told the vote failed", async |f| {
+            f.messages_to("Your wallet was not added").await
+        })
+        .await;
+    assert!(!wallets(&forum.default_pool().await).contains(&(ANN_WALLET.to_string(), 1)));
+}
+
+async fn a_new_community_is_governed_by_the_default_policies(db: TestDb) {
+    let forum = Forum::start(db).await;
+    let policies = forum.app.state.store.policies(forum.id).await.unwrap();
+    let names: Vec<String> = policies
+        .versions()
+        .iter()
+        .map(|v| v.policy.name().to_string())
+        .collect();
+    assert_eq!(names, ["revshare", "constitution"]);
+}
+
+on_both_databases!(
+    a_tl3_approval_passes_and_the_wallet_joins_with_equal_weight,
+    five_votes_close_it_and_the_majority_decides,
+    a_tl3_disapproval_fails_and_the_pool_stays,
+    a_day_without_votes_closes_it_on_the_clock,
+    a_new_community_is_governed_by_the_default_policies,
+);
