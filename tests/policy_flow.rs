@@ -221,7 +221,85 @@ async fn a_new_community_is_governed_by_the_default_policies(db: TestDb) {
     assert_eq!(names, ["revshare", "constitution"]);
 }
 
+async fn a_policy_change_is_put_to_the_constitution_vote_and_adopted(db: TestDb) {
+    use revshare_oracle::policy::GRANT_REPORT_POLICY;
+    let forum = Forum::start(db).await;
+    for (i, name) in ["ada", "ben", "cy"].iter().enumerate() {
+        forum.voter(40 + i as i64, name, 4).await;
+    }
+    let versions = |f: &Forum| {
+        let store = f.app.state.store.clone();
+        let id = f.id;
+        async move { store.policies(id).await.unwrap().versions().len() }
+    };
+    assert_eq!(versions(&forum).await, 2);
+
+    let refused = forum
+        .app
+        .admin(
+            "POST",
+            "/v1/admin/communities/forum/policies",
+            serde_json::json!({"source": "name = \"revshare\"\n[vote]\nbackend = \"nowhere\"\n"}),
+        )
+        .await;
+    refused.assert_problem(422, "invalid-field");
+    assert!(
+        forum.proposals().await.is_empty(),
+        "a refused text opens nothing"
+    );
+
+    let source = GRANT_REPORT_POLICY.replace(r#"when = "total >= 5""#, r#"when = "total >= 3""#);
+    assert_ne!(source, GRANT_REPORT_POLICY);
+    let proposed = forum
+        .app
+        .admin(
+            "POST",
+            "/v1/admin/communities/forum/policies",
+            serde_json::json!({ "source": source }),
+        )
+        .await;
+    assert_eq!(
+        proposed.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&proposed.body)
+    );
+    let id = proposed.json()["proposal"].as_i64().unwrap();
+    let post = forum
+        .settle("the constitution's vote starts", async |f| {
+            let proposals = f.proposals().await;
+            let vote = proposals
+                .iter()
+                .find(|p| p.id == id)?
+                .proposal
+                .vote
+                .clone()?;
+            vote.external_id.split('/').next()?.parse::<i64>().ok()
+        })
+        .await;
+    let raw = forum.fake.post_raw(post).unwrap();
+    assert!(
+        raw.contains("Adopt a new version of the revshare policy?"),
+        "{raw}"
+    );
+
+    for name in ["ada", "ben", "cy"] {
+        forum.fake.vote(post, "revshare", name, "approve").unwrap();
+    }
+    forum
+        .settle("the new version is adopted", async |f| {
+            (versions(f).await == 3).then_some(())
+        })
+        .await;
+    let proposals = forum.proposals().await;
+    let change = proposals.iter().find(|p| p.id == id).unwrap();
+    assert_eq!(change.state, ProposalState::Passed);
+    let policies = forum.app.state.store.policies(forum.id).await.unwrap();
+    assert_eq!(policies.versions().last().unwrap().version, 3);
+}
+
 on_both_databases!(
+    a_policy_change_is_put_to_the_constitution_vote_and_adopted,
     a_tl3_approval_passes_and_the_wallet_joins_with_equal_weight,
     five_votes_close_it_and_the_majority_decides,
     a_tl3_disapproval_fails_and_the_pool_stays,

@@ -11,6 +11,7 @@ pub mod loomio_settings;
 pub mod monetization;
 pub mod ops;
 pub mod page;
+pub mod policies;
 pub mod problem;
 pub mod public;
 pub mod reports;
@@ -146,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(admin::put_member))
         .routes(routes!(admin::put_topic))
         .routes(routes!(reports::rotate_signers))
+        .routes(routes!(policies::propose_policy))
         .routes(routes!(
             source_settings::put_discourse_source,
             source_settings::get_discourse_source

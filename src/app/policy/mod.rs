@@ -17,6 +17,8 @@
 
 mod steps;
 
+pub use steps::propose_policy_change;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 

@@ -105,6 +105,24 @@ pub async fn handle_wallet_changes(
     }
 }
 
+/// Opens (or finds again) the proposal to adopt `source` as a new version of its policy, under
+/// the constitution in force; returns its id (`None` when no policy answers policy changes).
+pub async fn propose_policy_change(
+    state: &AppState,
+    community: &LiveCommunity,
+    policy: &policy::Policy,
+    source: String,
+    at: Timestamp,
+) -> Result<Option<i64>, StoreError> {
+    let subject = Subject::PolicyChange {
+        policy: policy.name().clone(),
+        source,
+    };
+    let (id, _) = open(state, community, subject, at, at).await?;
+    state.scheduler.wake();
+    Ok(id)
+}
+
 /// Opens (or finds again) the proposal about `subject` under the policy in force.
 async fn open(
     state: &AppState,
