@@ -1,5 +1,5 @@
-//! What every background worker (ingest, actions, relayer) shares with its callers: a wake-up
-//! that is never lost, a stop flag, and the task that shutdown waits for.
+//! What every background worker (ingest, actions, relayer, voting, policy) shares with its
+//! callers: a wake-up that is never lost, a stop flag, and the task that shutdown waits for.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -37,10 +37,23 @@ impl WorkerControls {
 
     /// Stops the worker after its current step and waits for it.
     pub async fn stop(&self) {
+        self.end(false).await;
+    }
+
+    /// Stops the worker at once, mid-step: for workers whose every step is safe to cut short
+    /// (stored intents found again, transactional state) and may wait long on a platform.
+    pub async fn abort(&self) {
+        self.end(true).await;
+    }
+
+    async fn end(&self, abort: bool) {
         self.stopping.store(true, Ordering::SeqCst);
         self.wake.notify_one();
         let task = self.task.lock().expect("not poisoned").take();
         if let Some(task) = task {
+            if abort {
+                task.abort();
+            }
             let _ = task.await;
         }
     }

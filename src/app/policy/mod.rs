@@ -19,12 +19,12 @@ mod steps;
 
 pub use steps::propose_policy_change;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, Notify};
-use tokio::task::JoinHandle;
+use tokio::sync::Mutex;
+
+use super::worker::WorkerControls;
 
 use crate::domain::Timestamp;
 use crate::http::AppState;
@@ -56,29 +56,21 @@ impl Default for PolicyConfig {
 /// The scheduler's controls, shared with whatever wakes it.
 #[derive(Default)]
 pub struct Scheduler {
-    wake: Notify,
-    stopping: AtomicBool,
+    controls: WorkerControls,
     /// One pass at a time: the worker's and any caller of [`run_pass`].
     pass: Mutex<()>,
-    worker: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Scheduler {
     /// Asks for a pass soon (a wake-up is never lost).
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.controls.wake();
     }
 
     /// Stops the worker. Aborting it mid-pass is safe: every step is found again and repeated
     /// without doubling its effect.
     pub async fn stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.wake.notify_one();
-        let handle = self.worker.lock().expect("not poisoned").take();
-        if let Some(handle) = handle {
-            handle.abort();
-            let _ = handle.await;
-        }
+        self.controls.abort().await;
     }
 }
 
@@ -93,7 +85,7 @@ pub async fn run_pass(state: &AppState, at: Timestamp) -> Result<PassSummary, St
     let _pass = state.scheduler.pass.lock().await;
     let mut summary = handle_wallet_changes(state, at).await?;
     for community in state.snapshots.all() {
-        if state.scheduler.stopping.load(Ordering::SeqCst) {
+        if state.scheduler.controls.is_stopping() {
             break;
         }
         summary.add(advance_community(state, &community, at).await?);
@@ -116,15 +108,15 @@ pub fn start_worker(state: AppState) {
     let scheduler = state.scheduler.clone();
     let handle = tokio::spawn(async move {
         let tick = Duration::from_millis(state.config.policy.tick_interval_ms.max(10));
-        while !state.scheduler.stopping.load(Ordering::SeqCst) {
+        while !state.scheduler.controls.is_stopping() {
             if let Err(e) = run_pass(&state, now()).await {
                 tracing::error!(error = %e, "the policy pass failed; retrying on the next tick");
             }
             tokio::select! {
                 () = tokio::time::sleep(tick) => {},
-                () = state.scheduler.wake.notified() => {},
+                () = state.scheduler.controls.woken() => {},
             }
         }
     });
-    *scheduler.worker.lock().expect("not poisoned") = Some(handle);
+    scheduler.controls.hold(handle);
 }

@@ -73,7 +73,7 @@ pub(super) async fn attempt_start(
         Ok(handle) => {
             state.store.mark_started(vote.id, &handle, at, at).await?;
             tracing::info!(vote = vote.id, external_id = %handle.external_id, "vote started");
-            state.voting.wake.notify_one();
+            state.voting.wake();
             state.scheduler.wake();
             None
         }

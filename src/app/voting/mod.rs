@@ -20,12 +20,12 @@ mod worker;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
-use tokio::task::JoinHandle;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use super::worker::WorkerControls;
 
 use super::backends::RegistryError;
 use crate::config::VotingConfig;
@@ -40,13 +40,11 @@ pub use worker::{run_pass, start_worker};
 /// The voting worker's controls and the HTTP client of every platform API.
 pub struct Voting {
     http: reqwest::Client,
-    wake: Notify,
+    controls: WorkerControls,
     hints: std::sync::Mutex<Hints>,
-    stopping: AtomicBool,
     /// One pass at a time: the worker's and any caller of [`run_pass`].
     pass: Mutex<()>,
     locks: std::sync::Mutex<HashMap<i64, Arc<Mutex<()>>>>,
-    worker: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 #[derive(Default)]
@@ -109,12 +107,10 @@ impl Voting {
             .build()?;
         Ok(Voting {
             http,
-            wake: Notify::new(),
+            controls: WorkerControls::default(),
             hints: std::sync::Mutex::default(),
-            stopping: AtomicBool::new(false),
             pass: Mutex::new(()),
             locks: std::sync::Mutex::default(),
-            worker: std::sync::Mutex::new(None),
         })
     }
 
@@ -131,25 +127,19 @@ impl Voting {
             .expect("not poisoned")
             .pending
             .insert(community_id);
-        self.wake.notify_one();
+        self.controls.wake();
     }
 
     /// Asks the worker for a pass soon: a vote intent was stored outside the API's `start`.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.controls.wake();
     }
 
     /// Stops the worker. Aborting it mid-call is safe: an intent stays stored and its marker
     /// finds a start that reached the platform, state changes are transactional, and a close
     /// can be sent twice.
     pub async fn stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.wake.notify_one();
-        let handle = self.worker.lock().expect("not poisoned").take();
-        if let Some(handle) = handle {
-            handle.abort();
-            let _ = handle.await;
-        }
+        self.controls.abort().await;
     }
 
     async fn lock(&self, vote: i64) -> OwnedMutexGuard<()> {

@@ -2,7 +2,6 @@
 //! re-reads the live votes of communities a platform hinted about.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::actions::{attempt_close, attempt_start, read, reload};
@@ -104,7 +103,7 @@ pub async fn run_pass(state: &AppState) -> Result<Option<Instant>, StoreError> {
             work.entry(vote.id).or_insert((vote, false));
         }
         for (id, (vote, hinted)) in std::mem::take(&mut work) {
-            if state.voting.stopping.load(Ordering::SeqCst) {
+            if state.voting.controls.is_stopping() {
                 return Ok(None);
             }
             handled.insert(id);
@@ -133,7 +132,7 @@ pub fn start_worker(state: AppState) {
     let handle = tokio::spawn(async move {
         let interval = reread_interval(&state.config.voting);
         let mut caught_up = false;
-        while !state.voting.stopping.load(Ordering::SeqCst) {
+        while !state.voting.controls.is_stopping() {
             let wait = match run_pass(&state).await {
                 Ok(next) => {
                     if !caught_up {
@@ -151,9 +150,9 @@ pub fn start_worker(state: AppState) {
             };
             tokio::select! {
                 () = tokio::time::sleep(wait) => {},
-                () = state.voting.wake.notified() => {},
+                () = state.voting.controls.woken() => {},
             }
         }
     });
-    *voting.worker.lock().expect("not poisoned") = Some(handle);
+    voting.controls.hold(handle);
 }
