@@ -73,10 +73,16 @@ pub fn load(source: &KeySource) -> Result<SigningKey, KeyError> {
         }
         None if source.generate && !source.path.exists() => {
             let key = generate();
-            write_key_file(&source.path, &key)?;
-            tracing::info!(path = %source.path.display(), address = %key.address(),
-                "generated a new oracle key for local runs");
-            Ok(key)
+            match write_key_file(&source.path, &key) {
+                Ok(()) => {
+                    tracing::info!(path = %source.path.display(), address = %key.address(),
+                        "generated a new oracle key for local runs");
+                    Ok(key)
+                }
+                // Another process generated it between the check and the write: use theirs.
+                Err(KeyError::Exists { .. }) => load_key_file(&source.path),
+                Err(other) => Err(other),
+            }
         }
         None => load_key_file(&source.path),
     }
@@ -133,20 +139,33 @@ pub fn generate() -> SigningKey {
 }
 
 /// Writes `key` as hex to a new file readable by its owner only; refuses to overwrite.
+///
+/// The key is written whole to a private temporary file first and then linked into place, so a
+/// second process starting at the same moment sees either no file or the complete key, never a
+/// half-written one.
 pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
     let io = |source| KeyError::Io {
         action: "write",
         path: path.to_path_buf(),
         source,
     };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(io)?;
-    }
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|source| {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io)?;
+    // tempfile creates its files readable by their owner only (0600 on Unix).
+    let mut staged = tempfile::Builder::new()
+        .prefix(".oracle-key-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    let text = SecretString::from(format!("0x{}\n", hex::encode(key.to_bytes())));
+    staged
+        .write_all(text.expose_secret().as_bytes())
+        .and_then(|()| staged.as_file().sync_all())
+        .map_err(io)?;
+    // The staged file is removed when `staged` drops, whether or not the link succeeded.
+    fs::hard_link(staged.path(), path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::AlreadyExists {
             KeyError::Exists {
                 path: path.to_path_buf(),
@@ -154,11 +173,7 @@ pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
         } else {
             io(source)
         }
-    })?;
-    let text = SecretString::from(format!("0x{}\n", hex::encode(key.to_bytes())));
-    file.write_all(text.expose_secret().as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(io)
+    })
 }
 
 /// Writes `key` as an encrypted JSON keystore at `path`; refuses to overwrite.
@@ -290,6 +305,37 @@ mod tests {
         let first = load(&source).unwrap();
         let again = load(&source).unwrap();
         assert_eq!(first.address(), again.address());
+    }
+
+    #[test]
+    fn starts_racing_to_generate_one_key_all_end_up_with_the_same_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = KeySource {
+            path: dir.path().join("data/oracle.key"),
+            password_file: None,
+            generate: true,
+        };
+        let start = std::sync::Barrier::new(8);
+        let addresses: Vec<_> = std::thread::scope(|scope| {
+            let racers: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        load(&source).map(|key| key.address())
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let on_disk = load_key_file(&source.path).unwrap().address();
+        for address in addresses {
+            assert_eq!(address.unwrap(), on_disk);
+        }
+        let leftovers: Vec<_> = fs::read_dir(dir.path().join("data"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, ["oracle.key"], "no staged file is left behind");
     }
 
     #[test]

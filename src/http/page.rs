@@ -612,11 +612,13 @@ mod tests {
 
     async fn app() -> (axum::Router, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let config = Config {
+        let mut config = Config {
             database_url: format!("sqlite://{}", dir.path().join("page.db").display()),
             admin_token: Some(TOKEN.to_string().into()),
             ..Config::default()
         };
+        // The page reads history only; the default key path is the checkout's data folder.
+        config.oracle.enabled = false;
         let state = crate::app::build_state(config)
             .await
             .expect("the state builds");
