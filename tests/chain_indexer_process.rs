@@ -207,6 +207,7 @@ async fn the_service_follows_the_chain_when_configured() {
     let mut child = Command::new(BIN)
         .arg("serve")
         .env("REVSHARE_LISTEN", "127.0.0.1:0")
+        .current_dir(db.workdir.path())
         .env("REVSHARE_DATABASE_URL", &db.url)
         .env("REVSHARE_LOG__FORMAT", "json")
         .env("REVSHARE_INDEXER__RPC_URL", chain.rpc_url())

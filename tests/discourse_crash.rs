@@ -30,11 +30,12 @@ struct Service {
 impl Service {
     /// Starts the service and reads its log until it listens (and, with the worker on, until
     /// the worker has applied what was stored before).
-    fn start(database_url: &str, worker: bool) -> Service {
+    fn start(db: &TestDb, worker: bool) -> Service {
         let mut child = Command::new(BIN)
             .arg("serve")
             .env("REVSHARE_LISTEN", "127.0.0.1:0")
-            .env("REVSHARE_DATABASE_URL", database_url)
+            .current_dir(db.workdir.path())
+            .env("REVSHARE_DATABASE_URL", &db.url)
             .env("REVSHARE_LOG__FORMAT", "json")
             .env("REVSHARE_INGEST__WORKER", worker.to_string())
             .env_remove("RUST_LOG")
@@ -134,7 +135,7 @@ async fn a_delivery_stored_before_a_sigkill_is_applied_once_after_restart(db: Te
     ];
     let client = reqwest::Client::new();
 
-    let storing = Service::start(&db.url, false);
+    let storing = Service::start(&db, false);
     assert_eq!(storing.caught_up, None);
     let mut statuses = Vec::new();
     for delivery in &deliveries {
@@ -161,7 +162,7 @@ async fn a_delivery_stored_before_a_sigkill_is_applied_once_after_restart(db: Te
             .is_none()
     );
 
-    let applying = Service::start(&db.url, true);
+    let applying = Service::start(&db, true);
     assert_eq!(
         applying.caught_up,
         Some(4),
@@ -208,7 +209,7 @@ async fn a_delivery_stored_before_a_sigkill_is_applied_once_after_restart(db: Te
         .unwrap();
     assert_eq!(facts.participants, [member("bob")]);
 
-    let again = Service::start(&db.url, true);
+    let again = Service::start(&db, true);
     assert_eq!(again.caught_up, Some(0), "nothing is applied twice");
     again.kill();
     assert_eq!(

@@ -29,11 +29,12 @@ struct Service {
 impl Service {
     /// Starts the service and reads its log until it listens and its voting worker caught up.
     /// Each platform call is tried `attempts` times with a timeout of `timeout_ms`.
-    fn start(database_url: &str, timeout_ms: u64, attempts: u32) -> Service {
+    fn start(db: &TestDb, timeout_ms: u64, attempts: u32) -> Service {
         let mut child = Command::new(BIN)
             .arg("serve")
             .env("REVSHARE_LISTEN", "127.0.0.1:0")
-            .env("REVSHARE_DATABASE_URL", database_url)
+            .current_dir(db.workdir.path())
+            .env("REVSHARE_DATABASE_URL", &db.url)
             .env("REVSHARE_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("REVSHARE_LOG__FORMAT", "json")
             .env(
@@ -167,7 +168,7 @@ fn marked_polls(fake: &FakeLoomio, vote: i64) -> usize {
 async fn a_start_while_loomio_is_down_lands_once_after_a_restart(db: TestDb) {
     let fake = FakeLoomio::start(KEY).await;
     fake.stop().await;
-    let first = Service::start(&db.url, 500, 2);
+    let first = Service::start(&db, 500, 2);
     set_up(&first, &fake).await;
     let (status, problem) = first
         .admin(
@@ -191,14 +192,14 @@ async fn a_start_while_loomio_is_down_lands_once_after_a_restart(db: TestDb) {
     first.kill();
 
     fake.resume().await;
-    let second = Service::start(&db.url, 500, 2);
+    let second = Service::start(&db, 500, 2);
     let open = second.vote_when(id, "open").await;
     assert_eq!(marked_polls(&fake, id), 1, "the stored start landed");
     assert_eq!(open["external_id"], fake.polls()[0].id.to_string());
     assert_eq!(fake.count("POST /api/b2/polls"), 1);
     second.kill();
 
-    let third = Service::start(&db.url, 500, 2);
+    let third = Service::start(&db, 500, 2);
     let again = third.vote(id).await;
     assert_eq!(again["external_id"], open["external_id"]);
     assert_eq!(fake.polls().len(), 1, "and only once");
@@ -209,7 +210,7 @@ async fn a_start_while_loomio_is_down_lands_once_after_a_restart(db: TestDb) {
 async fn a_start_killed_before_its_answer_is_found_by_its_marker(db: TestDb) {
     let fake = FakeLoomio::start(KEY).await;
     // A timeout far longer than the kill takes, so the service is still waiting when it dies.
-    let first = Service::start(&db.url, 5_000, 1);
+    let first = Service::start(&db, 5_000, 1);
     set_up(&first, &fake).await;
     fake.inject(
         Some("POST /api/b2/polls"),
@@ -244,7 +245,7 @@ async fn a_start_killed_before_its_answer_is_found_by_its_marker(db: TestDb) {
         "its answer never came"
     );
 
-    let second = Service::start(&db.url, 5_000, 1);
+    let second = Service::start(&db, 5_000, 1);
     let open = second.vote_when(id, "open").await;
     assert_eq!(
         open["external_id"],

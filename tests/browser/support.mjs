@@ -18,7 +18,11 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const ARTIFACTS = path.join(ROOT, "target", "browser-artifacts");
 export const SCREENSHOTS = path.join(ROOT, "docs", "screenshots");
 
-const BINARY = process.env.BROWSER_TEST_BINARY ?? path.join(ROOT, "target", "debug", "revshare-oracle");
+// Absolute, because the service runs in its own temporary folder.
+const BINARY = path.resolve(
+  ROOT,
+  process.env.BROWSER_TEST_BINARY ?? path.join("target", "debug", "revshare-oracle"),
+);
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ADMIN_TOKEN = "browser-test-admin-token";
 const START_TIMEOUT_MS = 20_000;
@@ -66,6 +70,8 @@ export async function startService({ env = {} } = {}) {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const child = spawn(BINARY, ["serve"], {
+    // Relative defaults (the oracle key generated in data/) land in the temporary folder.
+    cwd: dir,
     env: {
       ...process.env,
       REVSHARE_ADMIN_TOKEN: ADMIN_TOKEN,

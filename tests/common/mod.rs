@@ -15,7 +15,15 @@ pub const POSTGRES_URL_VAR: &str = "TEST_POSTGRES_URL";
 pub struct TestDb {
     pub store: Store,
     pub url: String,
+    /// The working directory for a service process spawned on this database, so that its
+    /// relative defaults (the oracle key generated in `data/`) stay out of the checkout and
+    /// survive the process's restarts within one test.
+    pub workdir: tempfile::TempDir,
     _dir: Option<tempfile::TempDir>,
+}
+
+fn workdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary working directory")
 }
 
 /// A store on a new SQLite file.
@@ -26,6 +34,7 @@ pub async fn sqlite_db() -> TestDb {
     TestDb {
         store,
         url,
+        workdir: workdir(),
         _dir: Some(dir),
     }
 }
@@ -64,6 +73,7 @@ pub async fn postgres_db() -> Option<TestDb> {
     Some(TestDb {
         store,
         url,
+        workdir: workdir(),
         _dir: None,
     })
 }
