@@ -68,7 +68,6 @@ fn start_indexer(config: &str, once: bool) -> Child {
     }
     command
         .env_remove("RUST_LOG")
-        .env_remove(common::POSTGRES_URL_VAR)
         .stderr(Stdio::null())
         .spawn()
         .expect("the binary starts")
@@ -216,7 +215,6 @@ async fn the_service_follows_the_chain_when_configured() {
         .env("REVSHARE_INDEXER__CONFIRMATIONS", "1")
         .env("REVSHARE_INDEXER__POLL_INTERVAL_MS", "20")
         .env_remove("RUST_LOG")
-        .env_remove(common::POSTGRES_URL_VAR)
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");

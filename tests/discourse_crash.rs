@@ -39,8 +39,6 @@ impl Service {
             .env("REVSHARE_LOG__FORMAT", "json")
             .env("REVSHARE_INGEST__WORKER", worker.to_string())
             .env_remove("RUST_LOG")
-            // The tests' own variable shares the service's prefix, which refuses unknown keys.
-            .env_remove(common::POSTGRES_URL_VAR)
             .stderr(Stdio::piped())
             .spawn()
             .expect("the binary starts");

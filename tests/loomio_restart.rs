@@ -46,8 +46,6 @@ impl Service {
             .env("REVSHARE_VOTING__RETRY_MAX_MS", "100")
             .env("REVSHARE_VOTING__MAX_RETRY_AFTER_SECS", "1")
             .env_remove("RUST_LOG")
-            // The tests' own variable shares the service's prefix, which refuses unknown keys.
-            .env_remove(common::POSTGRES_URL_VAR)
             .stderr(Stdio::piped())
             .spawn()
             .expect("the binary starts");
