@@ -96,6 +96,7 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
         actions: Arc::new(Actions::default()),
         voting: Arc::new(Voting::new(&config.voting)?),
         scheduler: Arc::new(policy::Scheduler::default()),
+        reconciler: Arc::default(),
         config: Arc::new(config),
     };
     if state.config.ingest.worker {
@@ -165,6 +166,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         crate::chain::indexer::spawn(store.clone(), config, Some(state.metrics.clone()))
     });
     let scheduler = state.scheduler.clone();
+    let reconciler = state.reconciler.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -177,6 +179,7 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         indexer.stop().await;
     }
     scheduler.stop().await;
+    reconciler.stop().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

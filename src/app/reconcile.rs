@@ -191,14 +191,15 @@ impl Reconciler {
     }
 }
 
-/// Reconciles on the configured interval for as long as the runtime runs, keeping the last
-/// result for the API.
+/// Reconciles on the configured interval until stopped through `state.reconciler`, keeping the
+/// last result for the API.
 pub fn start(state: AppState, indexed: IndexedContract) {
-    tokio::spawn(async move {
+    let controls = state.reconciler.clone();
+    let task = tokio::spawn(async move {
         let mut reconciler = Reconciler::default();
         let interval =
             std::time::Duration::from_millis(state.config.chain.reconcile_interval_ms.max(100));
-        loop {
+        while !state.reconciler.is_stopping() {
             match reconciler
                 .check(&state, &indexed, state.config.chain.missing_after_blocks)
                 .await
@@ -209,9 +210,13 @@ pub fn start(state: AppState, indexed: IndexedContract) {
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "reconciliation could not read the store"),
             }
-            tokio::time::sleep(interval).await;
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {},
+                () = state.reconciler.woken() => {},
+            }
         }
     });
+    controls.hold(task);
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! What every background worker (ingest, actions, relayer, voting, policy) shares with its
-//! callers: a wake-up that is never lost, a stop flag, and the task that shutdown waits for.
+//! What every background worker (ingest, actions, relayer, voting, policy, reconciliation) shares
+//! with its callers: a wake-up that is never lost, a stop flag, and the task that shutdown waits for.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -67,6 +67,8 @@ pub struct AppState {
     pub oracle: Option<Arc<crate::oracle::Oracle>>,
     /// The last reconciliation of the outbox with the chain index, when an indexer runs.
     pub reconciliation: Arc<std::sync::Mutex<Option<crate::app::reconcile::Reconciliation>>>,
+    /// The reconciliation loop's controls, so shutdown waits for it before closing the store.
+    pub reconciler: Arc<crate::app::worker::WorkerControls>,
     /// The relayer's handle: woken after each stored report.
     pub relayer: Arc<crate::chain::relayer::RelayerHandle>,
     /// The Discourse sites the service calls: one HTTP client, one rate-limit gate per site.
