@@ -91,8 +91,10 @@ impl Default for OracleConfig {
 pub struct ChainConfig {
     /// Whether this process submits reports (another process may, reading the same database).
     pub relayer: bool,
-    /// The node's JSON-RPC endpoint.
-    pub rpc_url: String,
+    /// The node's JSON-RPC endpoint. Hosted nodes put API keys in it, so it is a secret: never
+    /// logged, printed or repeated in an error.
+    #[serde(skip_serializing)]
+    pub rpc_url: SecretString,
     /// The account that pays for submissions; the oracle's first key when unset.
     pub sender: Option<crate::keys::KeySource>,
     /// Longest wait for a submission's receipt before the chain is asked again, in seconds.
@@ -112,7 +114,7 @@ impl Default for ChainConfig {
     fn default() -> Self {
         ChainConfig {
             relayer: true,
-            rpc_url: "http://127.0.0.1:8545".into(),
+            rpc_url: SecretString::from("http://127.0.0.1:8545"),
             sender: None,
             receipt_timeout_secs: 60,
             max_backoff_ms: 30_000,

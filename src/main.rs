@@ -264,13 +264,15 @@ async fn deploy(
     use alloy::providers::{Provider, ProviderBuilder};
     use revshare_oracle::chain::deploy::{Deployment, ensure_deployed};
     use revshare_oracle::oracle::Oracle;
+    use secrecy::ExposeSecret;
 
     let oracle = Oracle::from_config(&config.oracle)?;
     let url: reqwest::Url = config
         .chain
         .rpc_url
+        .expose_secret()
         .parse()
-        .with_context(|| format!("chain.rpc_url `{}` is not a URL", config.chain.rpc_url))?;
+        .context("chain.rpc_url is not a URL")?;
     let provider = match unlocked_from {
         Some(_) => ProviderBuilder::new().connect_http(url).erased(),
         None => {

@@ -65,6 +65,10 @@ fn config_prints_the_effective_settings_without_secrets() {
         &[
             ("REVSHARE_ADMIN_TOKEN", "hunter2-admin-token"),
             ("REVSHARE_LISTEN", "127.0.0.1:9999"),
+            (
+                "REVSHARE_CHAIN__RPC_URL",
+                "https://node.example/v3/hunter2-rpc-key",
+            ),
         ],
     );
     assert!(ok);
@@ -165,4 +169,95 @@ fn serve_runs_on_defaults_logs_json_and_stops_on_sigterm() {
         !seen.iter().any(|l| l.contains("hunter2")),
         "the admin token is never logged"
     );
+}
+
+#[test]
+fn a_node_that_cannot_be_reached_is_logged_without_its_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("REVSHARE_LISTEN", "127.0.0.1:0")
+        .env("REVSHARE_LOG__FORMAT", "json")
+        .env("REVSHARE_ADMIN_TOKEN", "admin-token-for-the-relayer-test")
+        // Port 1 refuses, and the path stands for a hosted node's API key.
+        .env(
+            "REVSHARE_CHAIN__RPC_URL",
+            "http://127.0.0.1:1/v3/hunter2-rpc-key",
+        )
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut child = KillOnDrop(child);
+    let (send, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = send.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let next_entry = |seen: &mut Vec<String>| {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the service keeps logging");
+        seen.push(line.clone());
+        serde_json::from_str::<serde_json::Value>(&line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"))
+    };
+    let address = loop {
+        let entry = next_entry(&mut seen);
+        if entry["message"] == "listening" {
+            break entry["address"].as_str().unwrap().to_string();
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let admin = |request: reqwest::RequestBuilder| {
+            request.bearer_auth("admin-token-for-the-relayer-test")
+        };
+        let created = admin(client.post(format!("http://{address}/v1/admin/communities")))
+            .json(&serde_json::json!({"slug": "forum", "name": "The Forum"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(created.status().is_success(), "{created:?}");
+        let pool = admin(client.put(format!(
+            "http://{address}/v1/admin/communities/forum/pools/default"
+        )))
+        .json(&serde_json::json!({"entries": [{"wallet": "$wallet.example/alice", "weight": 1}]}))
+        .send()
+        .await
+        .unwrap();
+        assert!(pool.status().is_success(), "{pool:?}");
+    });
+    let failure = loop {
+        let entry = next_entry(&mut seen);
+        if entry["message"] == "relaying a report failed; retrying" {
+            break entry;
+        }
+    };
+    assert!(
+        failure["error"].as_str().unwrap().contains("<rpc url>"),
+        "the failure says where, without saying the URL: {failure}"
+    );
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    assert!(
+        !seen.iter().any(|l| l.contains("hunter2")),
+        "the node's URL is never logged: {seen:?}"
+    );
+}
+
+/// A service process that is killed when the test ends, passed or failed.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

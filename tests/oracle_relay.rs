@@ -80,7 +80,7 @@ impl Deployment {
         config.oracle.chain_id = 31_337;
         config.oracle.contract = self.contract;
         config.chain.relayer = relayer;
-        config.chain.rpc_url = self.chain.rpc_url();
+        config.chain.rpc_url = self.chain.rpc_url().into();
         config.chain.sender = Some(self.key_source(0));
         config.chain.poll_interval_ms = 100;
         config.chain.max_backoff_ms = 300;

@@ -114,7 +114,7 @@ pub async fn build_state(config: Config) -> Result<AppState, AppError> {
                 state.metrics.clone(),
             )?
             .start(state.relayer.clone());
-            tracing::info!(rpc = %state.config.chain.rpc_url, "relayer started");
+            tracing::info!("relayer started");
         } else {
             tracing::warn!("the relayer is off: signed reports wait in the outbox");
         }

@@ -15,8 +15,10 @@ use alloy::network::EthereumWallet;
 use alloy::primitives::{B256, Bytes};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
+use secrecy::ExposeSecret;
 
 use super::contract::RevShare::{self, RevShareErrors, RevShareInstance};
+use super::rpc::without_urls;
 use crate::app::worker::WorkerControls;
 use crate::config::ChainConfig;
 use crate::domain::Timestamp;
@@ -34,9 +36,9 @@ pub enum RelayError {
     /// The sender's key could not be loaded.
     #[error("the relayer's sender key: {0}")]
     Sender(#[from] crate::keys::KeyError),
-    /// The RPC URL is not a URL.
-    #[error("chain.rpc_url is not a valid URL: {0}")]
-    RpcUrl(String),
+    /// The RPC URL is not a URL (which is not repeated: it may hold an API key).
+    #[error("chain.rpc_url is not a valid URL")]
+    RpcUrl,
     /// The node could not be reached or answered with an error that a later try may not get.
     #[error("the chain node is unavailable: {0}")]
     Node(String),
@@ -99,8 +101,9 @@ impl Relayer {
         bytes.fill(0);
         let url = config
             .rpc_url
+            .expose_secret()
             .parse()
-            .map_err(|_| RelayError::RpcUrl(config.rpc_url.clone()))?;
+            .map_err(|_| RelayError::RpcUrl)?;
         let provider = ProviderBuilder::new()
             .wallet(EthereumWallet::from(signer))
             .connect_http(url)
@@ -259,7 +262,12 @@ impl Relayer {
             )))
             .get_receipt()
             .await
-            .map_err(|e| RelayError::Node(format!("no receipt for {tx_hash}: {e}")))?;
+            .map_err(|e| {
+                RelayError::Node(format!(
+                    "no receipt for {tx_hash}: {}",
+                    without_urls(&e.to_string())
+                ))
+            })?;
         if receipt.status() {
             self.store
                 .mark_report_applied(row.id, Some(tx_hash), receipt.block_number, now())
@@ -322,8 +330,9 @@ fn prev_hash(signed: &StoredSigned) -> crate::report::Digest {
     }
 }
 
+/// A node's failure in words, without the node's URL.
 fn node_error(e: impl std::fmt::Display) -> RelayError {
-    RelayError::Node(e.to_string())
+    RelayError::Node(without_urls(&e.to_string()))
 }
 
 fn now() -> Timestamp {
