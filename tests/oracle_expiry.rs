@@ -36,6 +36,7 @@ struct Deployment {
     set: SignerSet,
     _dir: tempfile::TempDir,
     key: PathBuf,
+    next_key: PathBuf,
     sender: PathBuf,
 }
 
@@ -46,8 +47,10 @@ impl Deployment {
         let (contract, _) = chain.deploy(&set).await;
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("oracle.key");
+        let next_key = dir.path().join("next.key");
         let sender = dir.path().join("sender.key");
         write_key_file(&key, &chain.oracle_key(1)).unwrap();
+        write_key_file(&next_key, &chain.oracle_key(2)).unwrap();
         write_key_file(&sender, &chain.oracle_key(0)).unwrap();
         Deployment {
             chain,
@@ -55,12 +58,13 @@ impl Deployment {
             set,
             _dir: dir,
             key,
+            next_key,
             sender,
         }
     }
 
     /// The oracle on, with a one-hour window, relaying when `relayer` is on; the chain indexer
-    /// on too, so that reconciliation runs.
+    /// on too, so that reconciliation runs. The node also holds Anvil's key 2, for a rotation.
     fn configure(&self, config: &mut Config, relayer: bool) {
         let source = |path: &PathBuf| KeySource {
             path: path.clone(),
@@ -68,7 +72,7 @@ impl Deployment {
             generate: false,
         };
         config.oracle.enabled = true;
-        config.oracle.keys = vec![source(&self.key)];
+        config.oracle.keys = vec![source(&self.key), source(&self.next_key)];
         config.oracle.signers = self.set.signers().to_vec();
         config.oracle.threshold = 1;
         config.oracle.chain_id = 31_337;
@@ -410,7 +414,72 @@ async fn a_report_the_contract_refuses_as_expired_is_reissued_without_being_sent
     );
 }
 
+async fn reports_around_an_expired_rotation_are_reissued_by_the_set_in_force_at_their_place(
+    db: TestDb,
+) {
+    let deployment = Deployment::new().await;
+    let first = app(db, |c| deployment.configure(c, false)).await;
+    first.seed("guild", &[]).await;
+    put_pool(&first, "default", "$wallet.example/a", 1).await;
+    let next = deployment.chain.oracle_key(2).address();
+    let rotation = first
+        .admin(
+            "PUT",
+            "/v1/admin/oracle/signers",
+            json!({"signers": [next.to_string()], "threshold": 1}),
+        )
+        .await;
+    assert_eq!(rotation.status, 202);
+    put_pool(&first, "default", "$wallet.example/b", 2).await;
+    let provider = &deployment.chain.provider;
+    provider
+        .anvil_increase_time(2 * VALIDITY_SECS)
+        .await
+        .unwrap();
+    provider.anvil_mine(Some(1), None).await.unwrap();
+
+    let second = restart(first, |c| deployment.configure(c, true)).await;
+    let all = applied(&second, 2).await;
+    let live: Vec<&Value> = all.iter().filter(|r| r["status"] == "applied").collect();
+    assert_eq!(live.len(), 2);
+    let signers = |report: &Value| report["signers"].clone();
+    assert_eq!(
+        signers(live[0]),
+        json!([deployment.chain.oracle_key(1).address().to_string()]),
+        "the first report is re-signed by the set before the rotation"
+    );
+    assert_eq!(
+        signers(live[1]),
+        json!([next.to_string()]),
+        "the report after the rotation is re-signed by the new set"
+    );
+    let contract = RevShare::new(deployment.contract, provider);
+    let set = contract.signerSet().call().await.unwrap();
+    assert_eq!(
+        set.epoch, 2,
+        "the expired rotation was re-issued and applied"
+    );
+    assert_eq!(set.signers, vec![next]);
+    assert_eq!(
+        deployment.on_chain_entries("guild", "default").await,
+        service_entries(&second, "default").await
+    );
+    let verdict = revshare_oracle::audit::run(&AuditOptions {
+        rpc_url: deployment.chain.rpc_url(),
+        contract: deployment.contract,
+        from_block: None,
+        evidence_from: None,
+        signers: Some(deployment.set.clone()),
+        progress: false,
+    })
+    .await
+    .unwrap();
+    assert!(verdict.verified, "{}", verdict.render());
+    assert_eq!((verdict.pool_reports, verdict.signer_reports), (2, 1));
+}
+
 on_both_databases!(
+    reports_around_an_expired_rotation_are_reissued_by_the_set_in_force_at_their_place,
     reports_that_expired_unsent_are_reissued_and_land_in_order,
     a_report_the_contract_refuses_as_expired_is_reissued_without_being_sent,
 );
