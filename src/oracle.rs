@@ -12,7 +12,7 @@ use crate::config::OracleConfig;
 use crate::domain::{Cause, CommunitySlug, Pool, PoolName, Timestamp};
 use crate::keys::{self, KeyError};
 use crate::report::{
-    Domain, Head, PoolChange, PoolId, PoolReport, ReportEntry, ReportError, SignedReport,
+    Domain, Head, PoolChange, PoolId, PoolReport, Report, ReportEntry, ReportError, SignedReport,
     SignerChange, SignerReport, SignerSet, SigningKey, ValidityWindow,
 };
 
@@ -210,6 +210,26 @@ impl Oracle {
             window: ValidityWindow::starting_at(observed, self.validity_secs),
         };
         let report = SignerReport::after(head, change)?;
+        Ok(SignedReport::sign(
+            report,
+            self.domain,
+            &self.keys_of(set)?,
+        )?)
+    }
+
+    /// The window of a report re-issued when the chain's latest block is at `chain_time` (Unix
+    /// seconds): it opens at the chain's own time, which the next block cannot precede, and stays
+    /// open for the configured validity, whatever this node's clock says.
+    pub fn fresh_window(&self, chain_time: u64) -> ValidityWindow {
+        ValidityWindow::starting_at(chain_time, self.validity_secs)
+    }
+
+    /// Signs a report built elsewhere (a re-issued one) with the keys of `set` this node holds.
+    pub fn sign<R: Report>(
+        &self,
+        report: R,
+        set: &SignerSet,
+    ) -> Result<SignedReport<R>, OracleError> {
         Ok(SignedReport::sign(
             report,
             self.domain,

@@ -65,6 +65,8 @@ pub struct Metrics {
     pub reports_refused: Counter,
     /// Relayer steps that failed and were retried (node unreachable, say).
     pub relay_retries: Counter,
+    /// Oracle reports re-issued with a fresh window because they expired before they landed.
+    pub reports_reissued: Counter,
     /// Pools where the chain diverges from what this oracle signed, at the last reconciliation.
     pub reconciliation_divergences: Gauge,
     /// The chain's head block, as the indexer last saw it.
@@ -93,6 +95,7 @@ impl Default for Metrics {
         let reports_applied = Counter::default();
         let reports_refused = Counter::default();
         let relay_retries = Counter::default();
+        let reports_reissued = Counter::default();
         let reconciliation_divergences = Gauge::default();
         let chain_head = Gauge::default();
         let chain_indexed_block = Gauge::default();
@@ -140,6 +143,11 @@ impl Default for Metrics {
             relay_retries.clone(),
         );
         registry.register(
+            "oracle_reports_reissued",
+            "Oracle reports re-signed with a fresh window after they expired unsent",
+            reports_reissued.clone(),
+        );
+        registry.register(
             "reconciliation_divergences",
             "Pools where the chain diverges from what this oracle signed",
             reconciliation_divergences.clone(),
@@ -169,6 +177,7 @@ impl Default for Metrics {
             reports_applied,
             reports_refused,
             relay_retries,
+            reports_reissued,
             http_requests,
             http_duration,
             picks,

@@ -7,10 +7,18 @@
 //! contract's seq check refuses any duplicate that still lands. A report that fails local
 //! verification, or that the contract refuses for a reason another try cannot change, is marked
 //! refused with the reason and never sent. A node that cannot be reached is retried with backoff.
+//!
+//! A report whose window closed before it landed (judged by the chain's latest block time, or
+//! refused by the contract as expired) would block its chain for good: it is re-issued instead,
+//! with every later open report of its chain, re-signed with a window opening at the chain's time
+//! (see `Store::reissue_expired`). Only a report not on chain is ever re-issued: the head check
+//! comes first, and the chain's time is read before the head, so a report that landed in time is
+//! always seen as applied.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use alloy::eips::BlockNumberOrTag;
 use alloy::network::EthereumWallet;
 use alloy::primitives::{B256, Bytes};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
@@ -23,7 +31,7 @@ use crate::app::worker::WorkerControls;
 use crate::config::ChainConfig;
 use crate::domain::Timestamp;
 use crate::oracle::Oracle;
-use crate::report::{Head, verify};
+use crate::report::{Head, Report, verify};
 use crate::store::{Store, StoreError, StoredReport, StoredSigned};
 use crate::telemetry::Metrics;
 
@@ -167,19 +175,68 @@ impl Relayer {
                 .await;
         }
 
+        // The time first: a report that lands after this read is in a block at least this late.
+        let chain_time = self.chain_time().await?;
         let head = self.chain_head(&row.signed).await?;
         let seq = row.signed.seq();
         if head.seq >= seq {
             return self.already_on_chain(&row, head).await;
         }
-        if head.seq + 1 != seq || head.digest != prev_hash(&row.signed) {
+        if head.seq + 1 != seq || head.digest != row.signed.prev_hash() {
             let reason = format!(
                 "does not follow the chain's head (seq {}, digest {}): an earlier report of this chain is missing",
                 head.seq, head.digest
             );
             return self.refuse(&row, &reason).await;
         }
+        if chain_time > row.signed.valid_until() {
+            return self.reissue(&row, chain_time).await;
+        }
         self.submit(&row).await
+    }
+
+    /// The latest block's timestamp: the chain's own time, which decides whether a report expired.
+    async fn chain_time(&self) -> Result<u64, RelayError> {
+        let block = self
+            .contract
+            .provider()
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .map_err(node_error)?
+            .ok_or_else(|| RelayError::Node("the node has no latest block".into()))?;
+        Ok(block.header.timestamp)
+    }
+
+    /// Re-issues `row`, whose window closed before `chain_time`, and the open reports after it in
+    /// its chain, with a fresh window; the next step sends the first of them.
+    async fn reissue(&self, row: &StoredReport, chain_time: u64) -> Result<Step, RelayError> {
+        let reissued = self
+            .store
+            .reissue_expired(row, &self.oracle, chain_time, now())
+            .await?;
+        let chain = match &row.signed {
+            StoredSigned::Pool(signed) => signed.report().chain().to_string(),
+            StoredSigned::Signer(signed) => signed.report().chain().to_string(),
+        };
+        tracing::warn!(
+            report = row.id,
+            chain,
+            seq = row.signed.seq(),
+            valid_until = row.signed.valid_until(),
+            chain_time,
+            reissued = reissued.len(),
+            "report expired before it landed: re-signed it and the open reports after it in its chain with a fresh window"
+        );
+        for reissue in &reissued {
+            tracing::info!(
+                seq = reissue.seq,
+                superseded = %reissue.superseded,
+                successor = %reissue.successor,
+                "report superseded by its re-issue"
+            );
+        }
+        self.metrics.reports_reissued.inc_by(reissued.len() as u64);
+        Ok(Step::Progress)
     }
 
     async fn chain_head(&self, signed: &StoredSigned) -> Result<Head, RelayError> {
@@ -301,6 +358,12 @@ impl Relayer {
                 "the report is valid from {}, the chain is at {}",
                 e.validFrom, e.timestamp
             ))),
+            // The block it would land in is past its window: the chain's clock passed it between
+            // the check and the send.
+            RevShareErrors::ReportExpired(_) => {
+                let chain_time = self.chain_time().await?;
+                self.reissue(row, chain_time).await
+            }
             other => {
                 let reason = format!("the contract refused it: {other:?}");
                 self.refuse(row, &reason).await
@@ -320,13 +383,6 @@ impl Relayer {
             .await?;
         self.metrics.reports_refused.inc();
         Ok(Step::Progress)
-    }
-}
-
-fn prev_hash(signed: &StoredSigned) -> crate::report::Digest {
-    match signed {
-        StoredSigned::Pool(signed) => signed.report().prev_hash(),
-        StoredSigned::Signer(signed) => signed.report().prev_hash(),
     }
 }
 

@@ -128,6 +128,8 @@ async fn report_cells(
     community_id: i64,
 ) -> Result<std::collections::HashMap<(String, u64), ReportCell>, Problem> {
     let mut cells = std::collections::HashMap::new();
+    let mut superseded: std::collections::HashMap<(String, u64), Vec<String>> =
+        std::collections::HashMap::new();
     for report in state
         .store
         .community_reports(community_id, REPORTS_SHOWN)
@@ -138,6 +140,11 @@ async fn report_cells(
         else {
             continue;
         };
+        if report.status == RelayStatus::Superseded {
+            let digests = superseded.entry((pool.clone(), version)).or_default();
+            digests.insert(0, signed.digest().to_string());
+            continue;
+        }
         let verified = match &state.oracle {
             Some(oracle) => {
                 let set = state.store.signer_set_before(report.id, oracle).await?;
@@ -149,6 +156,14 @@ async fn report_cells(
             (pool.clone(), version),
             ReportCell::new(&report, signed, verified),
         );
+    }
+    for (key, digests) in superseded {
+        if let Some(cell) = cells.get_mut(&key) {
+            cell.reissued_from = digests
+                .into_iter()
+                .map(|digest| (abbreviate_hash(&digest), digest))
+                .collect();
+        }
     }
     Ok(cells)
 }
@@ -442,6 +457,9 @@ struct ReportCell {
     signatures: usize,
     /// Whether the signatures verify against the signer set in force; `None` when unknown here.
     verified: Option<bool>,
+    /// Earlier reports of this version that expired before they landed, oldest first:
+    /// (abbreviated, whole digest).
+    reissued_from: Vec<(String, String)>,
 }
 
 impl ReportCell {
@@ -461,6 +479,7 @@ impl ReportCell {
                 RelayStatus::Submitted => "submitted",
                 RelayStatus::Applied => "on chain",
                 RelayStatus::Refused => "refused",
+                RelayStatus::Superseded => "superseded",
             },
             block: report.block_number,
             tx_short: report
@@ -468,6 +487,7 @@ impl ReportCell {
                 .map(|hash| abbreviate_hash(&hash.to_string())),
             signatures: signed.signatures().len(),
             verified,
+            reissued_from: Vec::new(),
         }
     }
 }

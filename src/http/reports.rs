@@ -43,6 +43,13 @@ pub struct ReportView {
     pub signers: Vec<String>,
     /// Relay state.
     pub status: RelayStatus,
+    /// For a superseded report: the digest of the re-issued report that replaced it.
+    pub superseded_by: Option<String>,
+    /// First Unix second at which the contract may apply it.
+    pub valid_from: u64,
+    /// Last Unix second at which the contract may apply it; a report still unsent then is
+    /// re-issued with a fresh window.
+    pub valid_until: u64,
     /// The transaction that carried it.
     pub tx_hash: Option<String>,
     /// The block it was applied in.
@@ -55,25 +62,25 @@ pub struct ReportView {
 
 impl ReportView {
     fn new(report: &StoredReport) -> Self {
-        let (kind, prev_hash, decision_hash, policy_version, signatures, digest) =
-            match &report.signed {
-                StoredSigned::Pool(signed) => (
-                    "pool",
-                    signed.report().prev_hash(),
-                    Some(signed.report().decision_hash().to_string()),
-                    Some(signed.report().policy_version()),
-                    signed.signatures(),
-                    signed.digest(),
-                ),
-                StoredSigned::Signer(signed) => (
-                    "signer",
-                    signed.report().prev_hash(),
-                    None,
-                    None,
-                    signed.signatures(),
-                    signed.digest(),
-                ),
-            };
+        let (kind, decision_hash, policy_version, signatures, digest, window) = match &report.signed
+        {
+            StoredSigned::Pool(signed) => (
+                "pool",
+                Some(signed.report().decision_hash().to_string()),
+                Some(signed.report().policy_version()),
+                signed.signatures(),
+                signed.digest(),
+                signed.report().window(),
+            ),
+            StoredSigned::Signer(signed) => (
+                "signer",
+                None,
+                None,
+                signed.signatures(),
+                signed.digest(),
+                signed.report().window(),
+            ),
+        };
         let signers = signatures
             .iter()
             .filter_map(|signature| signature.recover(digest).ok())
@@ -85,11 +92,14 @@ impl ReportView {
             pool_version: report.pool_version,
             seq: report.signed.seq(),
             digest: digest.to_string(),
-            prev_hash: prev_hash.to_string(),
+            prev_hash: report.signed.prev_hash().to_string(),
             decision_hash,
             policy_version,
             signers,
             status: report.status,
+            superseded_by: report.superseded_by.map(|digest| digest.to_string()),
+            valid_from: window.valid_from(),
+            valid_until: window.valid_until(),
             tx_hash: report.tx_hash.map(|hash| hash.to_string()),
             block_number: report.block_number,
             last_error: report.last_error.clone(),

@@ -127,6 +127,19 @@ impl PoolReport {
         })
     }
 
+    /// The same change re-issued after `head` with a new validity window: what the oracle signs
+    /// again when this report (or one before it in the chain) expired before it landed. Only the
+    /// window and the link differ; entries, decision, policy version and observed time are kept.
+    pub fn reissued(&self, head: Head, window: ValidityWindow) -> Result<Self, ReportError> {
+        PoolReport::after(
+            head,
+            PoolChange {
+                window,
+                ..self.change.clone()
+            },
+        )
+    }
+
     /// A report exactly as read from a log, a transaction or a store. Its link is whatever it says:
     /// check it with [`check_chain`](super::check_chain) before trusting it.
     pub fn from_parts(link: Link, change: PoolChange) -> Self {

@@ -110,6 +110,18 @@ impl SignerReport {
         })
     }
 
+    /// The same rotation re-issued after `head` with a new validity window, when it (or one before
+    /// it) expired before it landed. Only the window and the link differ.
+    pub fn reissued(&self, head: Head, window: ValidityWindow) -> Result<Self, ReportError> {
+        SignerReport::after(
+            head,
+            SignerChange {
+                window,
+                ..self.change.clone()
+            },
+        )
+    }
+
     /// A report exactly as read from a log, a transaction or a store. Its link is whatever it says:
     /// check it with [`check_chain`](super::check_chain) before trusting it.
     pub fn from_parts(link: Link, change: SignerChange) -> Self {

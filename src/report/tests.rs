@@ -415,6 +415,44 @@ fn a_chain_resumes_from_a_known_head() {
     assert_eq!(after, reports[1]);
 }
 
+#[test]
+fn a_reissued_chain_keeps_its_content_and_links_to_the_new_digests() {
+    let reports = three_reports();
+    let head = Head::of(&reports[0], &domain());
+    let window = ValidityWindow::starting_at(1_800_000_000, 600);
+    let second = reports[1].reissued(head, window).unwrap();
+    let third = reports[2]
+        .reissued(Head::of(&second, &domain()), window)
+        .unwrap();
+    for (old, new) in [(&reports[1], &second), (&reports[2], &third)] {
+        assert_eq!(new.seq(), old.seq());
+        assert_eq!(new.entries(), old.entries());
+        assert_eq!(new.decision_hash(), old.decision_hash());
+        assert_eq!(new.policy_version(), old.policy_version());
+        assert_eq!(new.observed_at(), old.observed_at());
+        assert_eq!(new.window(), window);
+        assert_ne!(new.digest(&domain()), old.digest(&domain()));
+    }
+    assert_eq!(second.prev_hash(), reports[1].prev_hash());
+    assert_eq!(third.prev_hash(), second.digest(&domain()));
+    check_chain(&domain(), &[reports[0].clone(), second, third]).unwrap();
+
+    let rotation = SignerReport::after(
+        Head::GENESIS,
+        SignerChange {
+            set: set_of(&keys(2), 1),
+            observed_at: 5,
+            window: ValidityWindow::starting_at(5, 10),
+        },
+    )
+    .unwrap();
+    let again = rotation.reissued(Head::GENESIS, window).unwrap();
+    assert_eq!(
+        (again.set(), again.observed_at(), again.window()),
+        (rotation.set(), 5, window)
+    );
+}
+
 // ------------------------------------------------------------------ properties
 
 /// EIP-712 of a pool report written out word by word from the specification and the type strings

@@ -14,6 +14,7 @@ mod loomio_sources;
 mod members;
 mod policies;
 mod pools;
+mod relay;
 mod reports;
 mod scheduler;
 mod sources;
@@ -40,6 +41,7 @@ pub use deliveries::{DeliveryCounts, DeliveryTx, NewDelivery, PendingDelivery, S
 pub use loomio_sources::LoomioSource;
 pub use members::WalletHistoryEntry;
 pub use policies::{EvaluationRecord, ProposalState, StoredDecision, StoredProposal};
+pub use relay::Reissue;
 pub use reports::{RelayStatus, StoredReport, StoredSigned};
 pub use scheduler::PendingWalletChange;
 pub use sources::DiscourseSource;

@@ -28,6 +28,9 @@ pub enum RelayStatus {
     Applied,
     /// It failed local verification or the contract refused it for good; never sent again.
     Refused,
+    /// It expired before it landed and was re-issued: a copy with a fresh window, re-signed,
+    /// takes its place (`superseded_by`). Never sent again.
+    Superseded,
 }
 
 impl RelayStatus {
@@ -37,6 +40,7 @@ impl RelayStatus {
             "submitted" => Ok(RelayStatus::Submitted),
             "applied" => Ok(RelayStatus::Applied),
             "refused" => Ok(RelayStatus::Refused),
+            "superseded" => Ok(RelayStatus::Superseded),
             other => Err(corrupt("report status", other)),
         }
     }
@@ -65,6 +69,22 @@ impl StoredSigned {
         match self {
             StoredSigned::Pool(signed) => signed.report().seq(),
             StoredSigned::Signer(signed) => signed.report().seq(),
+        }
+    }
+
+    /// The digest of the report before it in its chain.
+    pub fn prev_hash(&self) -> Digest {
+        match self {
+            StoredSigned::Pool(signed) => signed.report().prev_hash(),
+            StoredSigned::Signer(signed) => signed.report().prev_hash(),
+        }
+    }
+
+    /// The last Unix second at which the contract may apply it.
+    pub fn valid_until(&self) -> u64 {
+        match self {
+            StoredSigned::Pool(signed) => signed.report().window().valid_until(),
+            StoredSigned::Signer(signed) => signed.report().window().valid_until(),
         }
     }
 }
@@ -96,11 +116,16 @@ pub struct StoredReport {
     pub last_error: Option<String>,
     /// When it was signed.
     pub created_at: Timestamp,
+    /// The digest of the re-issued report that replaced it, when it is superseded.
+    pub superseded_by: Option<B256>,
 }
 
-const REPORT_COLUMNS: &str = "r.id, r.kind, c.slug, r.pool, r.pool_version, r.chain_id, r.contract, \
+pub(super) const REPORT_COLUMNS: &str = "r.id, r.kind, c.slug, r.pool, r.pool_version, r.chain_id, r.contract, \
      r.digest, r.report, r.signatures, r.evidence, r.status, r.tx_hash, r.block_number, \
-     r.attempts, r.last_error, r.created_at_ms";
+     r.attempts, r.last_error, r.created_at_ms, r.superseded_by";
+
+/// A row's place in the outbox: a re-issued report takes the place of the one it supersedes.
+pub(super) const PLACE: &str = "COALESCE(r.outbox_position, r.id)";
 
 impl Store {
     /// Appends a new version of a pool and, in the same transaction, the oracle's signed report of
@@ -221,31 +246,21 @@ impl Store {
         Ok(set)
     }
 
-    /// The signer set a stored report must verify against: the last rotation stored before it in
-    /// the same domain, or the oracle's first set.
+    /// The signer set a stored report must verify against: the last rotation (not superseded)
+    /// before its place in the outbox, in the same domain, or the oracle's first set.
     pub async fn signer_set_before(
         &self,
         report_id: i64,
         oracle: &Oracle,
     ) -> Result<SignerSet, StoreError> {
-        let domain = oracle.domain();
-        let row = sqlx::query(
-            "SELECT report FROM oracle_reports \
-             WHERE kind = 'signer' AND chain_id = $1 AND contract = $2 AND id < $3 \
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(domain.chain_id() as i64)
-        .bind(domain.verifying_contract().to_string())
-        .bind(report_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(row) => decode_signer_set(&row.try_get::<String, _>("report")?),
-            None => Ok(oracle.genesis().clone()),
-        }
+        let mut tx = self.pool.begin().await?;
+        let set = signer_set_before_place(&mut tx, oracle, Place::Of(report_id)).await?;
+        tx.commit().await?;
+        Ok(set)
     }
 
-    /// The oldest report not yet applied or refused in the oracle's domain: the relayer's next job.
+    /// The first open report (pending or submitted) in outbox order in the oracle's domain: the
+    /// relayer's next job.
     pub async fn next_open_report(
         &self,
         domain: &Domain,
@@ -253,7 +268,7 @@ impl Store {
         let sql = format!(
             "SELECT {REPORT_COLUMNS} FROM oracle_reports r LEFT JOIN communities c ON c.id = r.community_id \
              WHERE r.status IN ('pending', 'submitted') AND r.chain_id = $1 AND r.contract = $2 \
-             ORDER BY r.id LIMIT 1"
+             ORDER BY {PLACE} LIMIT 1"
         );
         let row = sqlx::query(&sql)
             .bind(domain.chain_id() as i64)
@@ -281,17 +296,19 @@ impl Store {
         rows.iter().map(decode_row).collect()
     }
 
-    /// The latest pool report of every pool in `domain`: what the chain should show.
+    /// The latest pool report of every pool in `domain` (superseded ones left out: they never go
+    /// on chain): what the chain should show.
     pub async fn latest_pool_reports(
         &self,
         domain: &Domain,
     ) -> Result<Vec<StoredReport>, StoreError> {
         let sql = format!(
             "SELECT {REPORT_COLUMNS} FROM oracle_reports r LEFT JOIN communities c ON c.id = r.community_id \
-             WHERE r.kind = 'pool' AND r.chain_id = $1 AND r.contract = $2 AND r.seq = ( \
+             WHERE r.kind = 'pool' AND r.chain_id = $1 AND r.contract = $2 \
+               AND r.status <> 'superseded' AND r.seq = ( \
                SELECT MAX(l.seq) FROM oracle_reports l WHERE l.kind = 'pool' AND l.chain_id = r.chain_id \
                  AND l.contract = r.contract AND l.community_hash = r.community_hash \
-                 AND l.pool_hash = r.pool_hash) \
+                 AND l.pool_hash = r.pool_hash AND l.status <> 'superseded') \
              ORDER BY r.id"
         );
         let rows = sqlx::query(&sql)
@@ -302,7 +319,7 @@ impl Store {
         rows.iter().map(decode_row).collect()
     }
 
-    /// A report by its digest.
+    /// A report by its digest, superseded ones included.
     pub async fn report_by_digest(&self, digest: B256) -> Result<Option<StoredReport>, StoreError> {
         let sql = format!(
             "SELECT {REPORT_COLUMNS} FROM oracle_reports r LEFT JOIN communities c ON c.id = r.community_id \
@@ -324,87 +341,6 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(text.map(String::into_bytes))
-    }
-
-    /// Records that a transaction carrying report `id` was sent, before waiting for it, so that a
-    /// restart knows to look for it.
-    pub async fn mark_report_submitted(
-        &self,
-        id: i64,
-        tx_hash: B256,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE oracle_reports SET status = 'submitted', tx_hash = $2, attempts = attempts + 1, \
-             updated_at_ms = $3 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(tx_hash.to_string())
-        .bind(at.millis())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Records that report `id` is on chain (in `block`, by `tx_hash` when known).
-    pub async fn mark_report_applied(
-        &self,
-        id: i64,
-        tx_hash: Option<B256>,
-        block: Option<u64>,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE oracle_reports SET status = 'applied', tx_hash = COALESCE($2, tx_hash), \
-             block_number = $3, last_error = NULL, updated_at_ms = $4 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(tx_hash.map(|hash| hash.to_string()))
-        .bind(block.map(|block| block as i64))
-        .bind(at.millis())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Records that report `id` will never be sent: it failed local verification, or the
-    /// contract refused it for a reason that another try cannot change.
-    pub async fn mark_report_refused(
-        &self,
-        id: i64,
-        reason: &str,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.set_report_status(id, "refused", reason, at).await
-    }
-
-    /// Records a failed try that will be retried: the report goes back to pending.
-    pub async fn mark_report_retry(
-        &self,
-        id: i64,
-        reason: &str,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.set_report_status(id, "pending", reason, at).await
-    }
-
-    async fn set_report_status(
-        &self,
-        id: i64,
-        status: &str,
-        reason: &str,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE oracle_reports SET status = $2, last_error = $3, updated_at_ms = $4 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(status)
-        .bind(reason)
-        .bind(at.millis())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 }
 
@@ -458,8 +394,9 @@ async fn insert_report(tx: &mut Transaction<'_, Any>, row: NewRow<'_>) -> Result
     Ok(())
 }
 
-/// The last report of a chain in `domain`, as the next one must follow it.
-async fn chain_head(
+/// The last report of a chain in `domain` (superseded ones left out), as the next one must
+/// follow it.
+pub(super) async fn chain_head(
     tx: &mut Transaction<'_, Any>,
     domain: &Domain,
     kind: &str,
@@ -469,6 +406,7 @@ async fn chain_head(
     let row = sqlx::query(
         "SELECT seq, digest FROM oracle_reports \
          WHERE chain_id = $1 AND contract = $2 AND kind = $3 AND community_hash = $4 AND pool_hash = $5 \
+           AND status <> 'superseded' \
          ORDER BY seq DESC LIMIT 1",
     )
     .bind(domain.chain_id() as i64)
@@ -493,13 +431,43 @@ async fn signer_set_in_force(
     tx: &mut Transaction<'_, Any>,
     oracle: &Oracle,
 ) -> Result<SignerSet, StoreError> {
+    signer_set_before_place(tx, oracle, Place::End).await
+}
+
+/// A place in the outbox that a signer set is looked up before.
+pub(super) enum Place {
+    /// The place of the report with this id.
+    Of(i64),
+    /// After every stored report.
+    End,
+}
+
+/// The set of the last rotation (not superseded) before `place` in the oracle's domain, or the
+/// oracle's first set.
+pub(super) async fn signer_set_before_place(
+    tx: &mut Transaction<'_, Any>,
+    oracle: &Oracle,
+    place: Place,
+) -> Result<SignerSet, StoreError> {
     let domain = oracle.domain();
-    let row: Option<String> = sqlx::query_scalar(
-        "SELECT report FROM oracle_reports WHERE kind = 'signer' AND chain_id = $1 AND contract = $2 \
-         ORDER BY id DESC LIMIT 1",
-    )
+    let before = match place {
+        Place::Of(id) => sqlx::query_scalar::<_, i64>(&format!(
+            "SELECT {PLACE} FROM oracle_reports r WHERE r.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| corrupt("report", format!("no report {id}")))?,
+        Place::End => i64::MAX,
+    };
+    let row: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT r.report FROM oracle_reports r WHERE r.kind = 'signer' AND r.chain_id = $1 \
+           AND r.contract = $2 AND r.status <> 'superseded' AND {PLACE} < $3 \
+         ORDER BY {PLACE} DESC LIMIT 1"
+    ))
     .bind(domain.chain_id() as i64)
     .bind(domain.verifying_contract().to_string())
+    .bind(before)
     .fetch_optional(&mut **tx)
     .await?;
     match row {
@@ -515,7 +483,7 @@ fn decode_signer_set(encoded: &str) -> Result<SignerSet, StoreError> {
     SignerSet::new(report.signers, report.threshold).map_err(|e| corrupt("stored signer set", e))
 }
 
-fn decode_row(row: &AnyRow) -> Result<StoredReport, StoreError> {
+pub(super) fn decode_row(row: &AnyRow) -> Result<StoredReport, StoreError> {
     let kind: String = row.try_get("kind")?;
     let chain_id: i64 = row.try_get("chain_id")?;
     let contract: String = row.try_get("contract")?;
@@ -580,14 +548,18 @@ fn decode_row(row: &AnyRow) -> Result<StoredReport, StoreError> {
         attempts: row.try_get::<i64, _>("attempts")? as u64,
         last_error: row.try_get("last_error")?,
         created_at: Timestamp(row.try_get("created_at_ms")?),
+        superseded_by: row
+            .try_get::<Option<String>, _>("superseded_by")?
+            .map(|digest| digest.parse().map_err(|e| corrupt("successor digest", e)))
+            .transpose()?,
     })
 }
 
-fn oracle_error(e: OracleError) -> StoreError {
+pub(super) fn oracle_error(e: OracleError) -> StoreError {
     StoreError::Oracle(Box::new(e))
 }
 
-fn conflict(e: sqlx::Error, what: &str) -> StoreError {
+pub(super) fn conflict(e: sqlx::Error, what: &str) -> StoreError {
     if is_unique_violation(&e) {
         StoreError::Conflict(what.to_string())
     } else {
