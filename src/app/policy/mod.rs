@@ -15,9 +15,11 @@
 //! idempotent (messages are keyed, a pool action that is already applied changes nothing), so a
 //! crash between two steps repeats a step without doubling its effect.
 
+mod effects;
+mod opening;
 mod steps;
 
-pub use steps::propose_policy_change;
+pub use opening::{handle_wallet_changes, propose_policy_change, request_change};
 
 use std::time::Duration;
 
@@ -30,7 +32,7 @@ use crate::domain::Timestamp;
 use crate::http::AppState;
 use crate::store::StoreError;
 
-pub use steps::{PassSummary, advance_community, handle_wallet_changes};
+pub use steps::{PassSummary, advance_community};
 
 /// How the policy scheduler runs.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -72,6 +74,18 @@ impl Scheduler {
     pub async fn stop(&self) {
         self.controls.abort().await;
     }
+}
+
+/// The vote a proposal's rule asked for, once its intent is stored (found by the proposal).
+pub async fn proposal_vote(
+    state: &AppState,
+    community_id: i64,
+    proposal_id: i64,
+) -> Result<Option<crate::store::VoteRecord>, StoreError> {
+    state
+        .store
+        .vote_by_intent(&steps::intent_key(community_id, proposal_id))
+        .await
 }
 
 fn now() -> Timestamp {
