@@ -10,12 +10,17 @@
 //!    voters' standing in the registry now, at the pass's time;
 //! 3. carries out the actions of every decision not carried out yet, then marks it.
 //!
+//! A newer wallet change of a member first fails their open wallet proposals as superseded, and a
+//! vote its platform refused to start fails its proposal (`ending`). Admins' requests and policy
+//! changes open proposals through the same path as wallet changes (`opening`).
+//!
 //! Restart-safe: every step is found again from the store (the proposal about a change by its
 //! subject and time, its vote by its intent key, a decision by its proposal) and every effect is
 //! idempotent (messages are keyed, a pool action that is already applied changes nothing), so a
 //! crash between two steps repeats a step without doubling its effect.
 
 mod effects;
+mod ending;
 mod opening;
 mod steps;
 

@@ -10,6 +10,7 @@ use crate::http::AppState;
 use crate::policy::{self, Opening, RequestedChange, Subject};
 use crate::store::{NewVote, StoreError};
 
+use super::ending::supersede_open;
 use super::steps::{PassSummary, decide, engine_error, intent_key};
 
 /// Wallet changes handled per store query.
@@ -46,6 +47,18 @@ pub async fn handle_wallet_changes(
             );
             let proposal_id = match subject {
                 Some(subject) => {
+                    // The member's older wallet proposals are moot: fail them before this one
+                    // opens, so a late approval never adds a wallet the member dropped.
+                    match supersede_open(state, &community, &subject, change.recorded_at).await {
+                        Ok(decided) => summary.decided += decided,
+                        Err(StoreError::Database(e)) => return Err(StoreError::Database(e)),
+                        Err(e) => {
+                            tracing::error!(community = %community.community.slug,
+                                change = change.id, error = %e,
+                                "the wallet change cannot supersede older proposals; retried next pass");
+                            continue;
+                        }
+                    }
                     match open(state, &community, subject, change.recorded_at, at).await {
                         Ok((id, opened)) => {
                             summary.add(opened);

@@ -11,9 +11,11 @@ use crate::policy::{
     self, Evaluation, Evidence, Opening, PolicyVersion, Proposal, VoteFacts, VoterStanding,
 };
 use crate::store::{StoreError, StoredDecision, StoredProposal, VoteRecord};
+use crate::voting::lifecycle::Lifecycle;
 use crate::voting::{VoteHandle, VoteState};
 
 use super::effects::run_action;
+use super::ending::fail_refused;
 use super::opening::store_vote_intent;
 
 /// What one pass did, for logs and tests.
@@ -106,6 +108,12 @@ async fn advance_proposal(
         }
         return Ok(summary);
     };
+    if stored.proposal.vote.is_none() && vote.state == Lifecycle::Failed {
+        if fail_refused(state, community, &stored, version, &vote).await? {
+            summary.decided += 1;
+        }
+        return Ok(summary);
+    }
     let mut proposal = stored.proposal;
     if proposal.vote.is_none() {
         let Some(external_id) = vote.external_id.clone() else {
