@@ -1,8 +1,9 @@
 //! An admin's requests (`POST /v1/admin/communities/{c}/proposals`), on SQLite and PostgreSQL,
 //! against the fake Discourse: the request opens a proposal under the constitution in force, its
 //! vote runs as a Discourse poll, and a pass changes the pool with the decision as its cause; a
-//! rule without a vote decides at once; bad input and a community whose policies answer no admin
-//! request are refused with problem details, and nothing is stored.
+//! rule without a vote decides at once, and a vote its backend can never run fails it; bad input
+//! and a community whose policies answer no admin request are refused with problem details, and
+//! nothing is stored.
 
 mod common;
 mod policy;
@@ -246,6 +247,13 @@ async fn bad_requests_are_refused_and_store_nothing(db: TestDb) {
     unknown.assert_problem(404, "not-found");
     let bad_id = forum.app.get_admin(&format!("{PROPOSALS}/zero")).await;
     bad_id.assert_problem(400, "invalid-parameter");
+    let openapi = forum.app.get("/openapi.json").await.json();
+    for path in [
+        "/v1/admin/communities/{community}/proposals",
+        "/v1/admin/communities/{community}/proposals/{proposal}",
+    ] {
+        assert!(openapi["paths"][path].is_object(), "{path} is documented");
+    }
     assert!(forum.proposals().await.is_empty(), "nothing was stored");
     assert!(
         forum
@@ -257,6 +265,46 @@ async fn bad_requests_are_refused_and_store_nothing(db: TestDb) {
             .unwrap()
             .is_none(),
         "no vote was asked for"
+    );
+}
+
+async fn a_vote_its_backend_can_never_run_fails_the_request(db: TestDb) {
+    let forum = Forum::start(db).await;
+    let source = CONSTITUTION_POLICY.replace(
+        "electorate = { min_trust_level = 2 }",
+        "electorate = { groups = [\"staff\"], min_trust_level = 2 }",
+    );
+    assert_ne!(source, CONSTITUTION_POLICY);
+    forum
+        .app
+        .state
+        .store
+        .adopt_policies(
+            forum.id,
+            &[source.as_str()],
+            &Cause::AdminBootstrap { note: None },
+            now(),
+        )
+        .await
+        .unwrap();
+    let opened = forum.app.admin("POST", PROPOSALS, add_carol()).await;
+    assert_eq!(opened.status, 202);
+    let location = opened.header("location").unwrap().to_string();
+    let read = forum
+        .settle("the request fails", async |f| {
+            let read = f.app.get_admin(&location).await.json();
+            (read["state"] == "failed").then_some(read)
+        })
+        .await;
+    let reason = read["decision"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("discourse cannot run this vote") && reason.contains("groups"),
+        "{reason}"
+    );
+    assert_eq!(forum.fake.count(axum::http::Method::POST, "/posts.json"), 0);
+    assert_eq!(
+        wallets(&forum.default_pool().await),
+        [("$pool.example/bob".to_string(), 1)]
     );
 }
 
@@ -279,5 +327,6 @@ on_both_databases!(
     an_admin_request_is_voted_on_and_changes_the_pool,
     a_rule_without_a_vote_decides_the_request_at_once,
     bad_requests_are_refused_and_store_nothing,
+    a_vote_its_backend_can_never_run_fails_the_request,
     a_request_no_policy_answers_is_refused,
 );

@@ -4,8 +4,8 @@
 //! - a newer change of a member's wallet supersedes their open wallet proposals before its own
 //!   opens: a vote not started yet is cancelled, a started one is attached so the decision closes
 //!   it, and the proposal fails, so a late approval can never add a wallet the member dropped;
-//! - a vote the platform refused to start for good (the voting worker's give-up) fails its
-//!   proposal, and the policy's `on_fail` actions follow.
+//! - a vote the platform refused to start for good (the voting worker's give-up), or that its
+//!   backend can never run, fails its proposal, and the policy's `on_fail` actions follow.
 //!
 //! Each decision is recorded once (a proposal is decided once) and carried out like any other.
 
@@ -62,22 +62,19 @@ pub(super) async fn supersede_open(
     Ok(decided)
 }
 
-/// Fails an open proposal whose vote the platform refused to start, for good.
+/// Fails an open proposal whose vote its platform refused to start, or its backend can never
+/// run, for good: `detail` says why, `at` is when that was recorded.
 pub(super) async fn fail_refused(
     state: &AppState,
     community: &LiveCommunity,
     stored: &StoredProposal,
     version: &PolicyVersion,
-    vote: &VoteRecord,
+    detail: String,
+    at: Timestamp,
 ) -> Result<bool, StoreError> {
-    let detail = vote
-        .last_error
-        .clone()
-        .unwrap_or_else(|| format!("the {} vote failed to start", vote.backend));
     let decision = policy::refused(version, &stored.proposal, detail).map_err(engine_error)?;
-    tracing::warn!(community = %community.community.slug, proposal = stored.id, vote = vote.id,
-        "the platform refused the proposal's vote; the proposal fails");
-    let at = vote.updated_at.max(stored.proposal.opened_at);
+    tracing::warn!(community = %community.community.slug, proposal = stored.id,
+        "the proposal's vote cannot run; the proposal fails");
     decide(
         state,
         community,

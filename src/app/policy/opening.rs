@@ -161,6 +161,7 @@ async fn open(
         Opening::Vote {
             backend, request, ..
         } => {
+            // A vote its backend can never run fails the proposal on the next pass.
             store_vote_intent(state, community, id, &backend, &request, at).await?;
         }
         Opening::Decided { proposal, decision } => {
@@ -173,7 +174,8 @@ async fn open(
 }
 
 /// Stores the proposal's vote intent (once: it is keyed by the proposal) and wakes the voting
-/// worker, which starts it, retries it, and re-reads it until it closes.
+/// worker, which starts it, retries it, and re-reads it until it closes. Returns why, when the
+/// backend can never run this vote (the scheduler then fails the proposal).
 pub(super) async fn store_vote_intent(
     state: &AppState,
     community: &LiveCommunity,
@@ -181,10 +183,10 @@ pub(super) async fn store_vote_intent(
     backend: &str,
     request: &crate::voting::VoteRequest,
     at: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<Option<String>, StoreError> {
     let key = intent_key(community.id, proposal_id);
     if state.store.vote_by_intent(&key).await?.is_some() {
-        return Ok(());
+        return Ok(None);
     }
     let registered = match voting_backend(state, community.id, backend).await {
         Ok(registered) => registered,
@@ -192,13 +194,13 @@ pub(super) async fn store_vote_intent(
         Err(e) => {
             tracing::warn!(community = %community.community.slug, proposal = proposal_id,
                 error = %e, "the proposal's vote cannot start yet; retried on the next tick");
-            return Ok(());
+            return Ok(None);
         }
     };
     if let Err(reason) = (registered.check)(request, at) {
         tracing::error!(community = %community.community.slug, proposal = proposal_id,
             %reason, "the policy's vote cannot run on its backend");
-        return Ok(());
+        return Ok(Some(format!("{backend} cannot run this vote: {reason}")));
     }
     let stored = state
         .store
@@ -220,9 +222,9 @@ pub(super) async fn store_vote_intent(
                 "proposal's vote stored"
             );
             state.voting.wake();
-            Ok(())
+            Ok(None)
         }
-        Err(StoreError::Conflict(_)) => Ok(()),
+        Err(StoreError::Conflict(_)) => Ok(None),
         Err(e) => Err(e),
     }
 }

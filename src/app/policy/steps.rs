@@ -104,12 +104,23 @@ async fn advance_proposal(
         )
         .map_err(engine_error)?
         {
-            store_vote_intent(state, community, stored.id, &backend, &request, at).await?;
+            let refusal =
+                store_vote_intent(state, community, stored.id, &backend, &request, at).await?;
+            if let Some(detail) = refusal
+                && fail_refused(state, community, &stored, version, detail, at).await?
+            {
+                summary.decided += 1;
+            }
         }
         return Ok(summary);
     };
     if stored.proposal.vote.is_none() && vote.state == Lifecycle::Failed {
-        if fail_refused(state, community, &stored, version, &vote).await? {
+        let detail = vote
+            .last_error
+            .clone()
+            .unwrap_or_else(|| format!("the {} vote failed to start", vote.backend));
+        let at = vote.updated_at.max(stored.proposal.opened_at);
+        if fail_refused(state, community, &stored, version, detail, at).await? {
             summary.decided += 1;
         }
         return Ok(summary);
