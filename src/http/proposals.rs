@@ -93,6 +93,10 @@ fn proposal_href(slug: &CommunitySlug, id: i64) -> String {
     format!("/v1/admin/communities/{slug}/proposals/{id}")
 }
 
+fn vote_href(slug: &CommunitySlug, id: i64) -> String {
+    format!("/v1/communities/{slug}/votes/{id}")
+}
+
 fn no_proposal(id: i64) -> Problem {
     Problem::new(
         ProblemKind::NotFound,
@@ -272,27 +276,22 @@ async fn view(
     stored: StoredProposal,
 ) -> Result<ProposalView, Problem> {
     let record = crate::app::policy::proposal_vote(state, community_id, stored.id).await?;
-    let handle = stored.proposal.vote.clone();
-    let vote = match (&record, handle) {
+    // The proposal keeps the handle once attached; until then the vote's record has it.
+    let vote = match (stored.proposal.vote.clone(), record) {
         (None, None) => None,
-        (record, handle) => Some(ProposalVoteView {
-            backend: handle
-                .as_ref()
-                .map(|h| h.backend.clone())
-                .or_else(|| record.as_ref().map(|r| r.backend.clone()))
-                .unwrap_or_default(),
-            external_id: handle
-                .as_ref()
-                .map(|h| h.external_id.clone())
-                .or_else(|| record.as_ref().and_then(|r| r.external_id.clone())),
-            url: handle
-                .as_ref()
-                .and_then(|h| h.url.clone())
-                .or_else(|| record.as_ref().and_then(|r| r.url.clone())),
-            href: record
-                .as_ref()
-                .map(|r| format!("/v1/communities/{slug}/votes/{}", r.id)),
-            state: record.as_ref().map(|r| r.state.as_str().to_string()),
+        (Some(handle), record) => Some(ProposalVoteView {
+            backend: handle.backend,
+            external_id: Some(handle.external_id),
+            url: handle.url,
+            href: record.as_ref().map(|r| vote_href(slug, r.id)),
+            state: record.map(|r| r.state.as_str().to_string()),
+        }),
+        (None, Some(record)) => Some(ProposalVoteView {
+            href: Some(vote_href(slug, record.id)),
+            state: Some(record.state.as_str().to_string()),
+            backend: record.backend,
+            external_id: record.external_id,
+            url: record.url,
         }),
     };
     let decision = state
