@@ -1,8 +1,8 @@
 //! Proposals that end without their vote's verdict, on SQLite and PostgreSQL, against the fake
-//! Discourse: a member who clears or replaces their wallet while its vote runs supersedes that
-//! proposal (failed, the poll closed, the member told once, and a late approval adds nothing);
-//! a poll Discourse refuses to create (403) fails the proposal, names the refusal and tells the
-//! member, instead of leaving it open forever.
+//! Discourse: a member (or an admin) who clears or replaces the wallet while its vote runs
+//! supersedes that proposal (failed, the poll closed, the member told once, and a late approval
+//! adds nothing); a poll Discourse refuses to create (403) fails the proposal, names the refusal
+//! and tells the member, instead of leaving it open forever.
 
 mod common;
 mod policy;
@@ -151,6 +151,40 @@ async fn a_replaced_wallet_supersedes_and_opens_its_own_vote(db: TestDb) {
     );
 }
 
+async fn an_admin_clearing_the_wallet_supersedes_the_vote_too(db: TestDb) {
+    let forum = Forum::start(db).await;
+    let (post, _) = forum.ann_sets_her_wallet().await;
+    let cleared = forum
+        .app
+        .admin(
+            "PUT",
+            "/v1/admin/communities/forum/members/ann",
+            serde_json::json!({"wallet": null}),
+        )
+        .await;
+    assert_eq!(
+        cleared.status,
+        204,
+        "{}",
+        String::from_utf8_lossy(&cleared.body)
+    );
+    run_pass(&forum.app.state, now()).await.unwrap();
+    let proposals = forum.proposals().await;
+    assert_eq!(proposals.len(), 1, "an admin's change opens no proposal");
+    assert_eq!(proposals[0].state, ProposalState::Failed);
+    assert_eq!(
+        forum.fake.poll_status(post, "revshare").as_deref(),
+        Some("closed")
+    );
+    forum
+        .settle("ann is told her old vote ended", async |f| {
+            let told = titled(f, "Your wallet was not added");
+            (!told.is_empty()).then_some(())
+        })
+        .await;
+    assert_eq!(wallets(&forum.default_pool().await), [(BOB.to_string(), 1)]);
+}
+
 async fn a_poll_discourse_refuses_fails_the_proposal_and_tells_the_member(db: TestDb) {
     let forum = Forum::start(db).await;
     forum.fake.forbid_replies_in(10);
@@ -217,5 +251,6 @@ async fn a_poll_discourse_refuses_fails_the_proposal_and_tells_the_member(db: Te
 on_both_databases!(
     a_cleared_wallet_supersedes_its_running_vote,
     a_replaced_wallet_supersedes_and_opens_its_own_vote,
+    an_admin_clearing_the_wallet_supersedes_the_vote_too,
     a_poll_discourse_refuses_fails_the_proposal_and_tells_the_member,
 );

@@ -8,7 +8,7 @@ use crate::app::backends::{RegistryError, voting_backend};
 use crate::domain::Timestamp;
 use crate::http::AppState;
 use crate::policy::{self, Opening, RequestedChange, Subject};
-use crate::store::{NewVote, StoreError};
+use crate::store::{NewVote, PendingWalletChange, StoreError};
 
 use super::ending::supersede_open;
 use super::steps::{PassSummary, decide, engine_error, intent_key};
@@ -16,9 +16,9 @@ use super::steps::{PassSummary, decide, engine_error, intent_key};
 /// Wallet changes handled per store query.
 const BATCH: i64 = 100;
 
-/// Opens a proposal for each platform wallet change not handled yet, at the change's recorded
-/// time (so a replay finds the same proposal). A change that cannot be handled now is logged and
-/// left for the next pass, without holding up the others.
+/// Handles each wallet change not handled yet, at the change's recorded time (so a replay finds
+/// the same proposal). A change that cannot be handled now is logged and left for the next pass,
+/// without holding up the others.
 pub async fn handle_wallet_changes(
     state: &AppState,
     at: Timestamp,
@@ -40,40 +40,18 @@ pub async fn handle_wallet_changes(
                 );
                 continue;
             };
-            let subject = Subject::of_wallet_change(
-                change.member.clone(),
-                change.from.clone(),
-                change.to.clone(),
-            );
-            let proposal_id = match subject {
-                Some(subject) => {
-                    // The member's older wallet proposals are moot: fail them before this one
-                    // opens, so a late approval never adds a wallet the member dropped.
-                    match supersede_open(state, &community, &subject, change.recorded_at).await {
-                        Ok(decided) => summary.decided += decided,
-                        Err(StoreError::Database(e)) => return Err(StoreError::Database(e)),
-                        Err(e) => {
-                            tracing::error!(community = %community.community.slug,
-                                change = change.id, error = %e,
-                                "the wallet change cannot supersede older proposals; retried next pass");
-                            continue;
-                        }
-                    }
-                    match open(state, &community, subject, change.recorded_at, at).await {
-                        Ok((id, opened)) => {
-                            summary.add(opened);
-                            id
-                        }
-                        Err(StoreError::Database(e)) => return Err(StoreError::Database(e)),
-                        Err(e) => {
-                            tracing::error!(community = %community.community.slug,
-                                change = change.id, error = %e,
-                                "the wallet change cannot open a proposal; retried next pass");
-                            continue;
-                        }
-                    }
+            let proposal_id = match handle_change(state, &community, &change, at).await {
+                Ok((id, step)) => {
+                    summary.add(step);
+                    id
                 }
-                None => None,
+                Err(StoreError::Database(e)) => return Err(StoreError::Database(e)),
+                Err(e) => {
+                    tracing::error!(community = %community.community.slug,
+                        change = change.id, error = %e,
+                        "the wallet change cannot be handled; retried next pass");
+                    continue;
+                }
             };
             state
                 .store
@@ -81,6 +59,32 @@ pub async fn handle_wallet_changes(
                 .await?;
         }
     }
+}
+
+/// Handles one wallet change: the member's older wallet proposals are moot, so they fail first
+/// (a late approval never adds a wallet the member dropped); then a platform's change opens its
+/// own proposal, while an admin's opens none. Returns the proposal it opened, if any.
+async fn handle_change(
+    state: &AppState,
+    community: &LiveCommunity,
+    change: &PendingWalletChange,
+    at: Timestamp,
+) -> Result<(Option<i64>, PassSummary), StoreError> {
+    let mut summary = PassSummary::default();
+    let Some(subject) = Subject::of_wallet_change(
+        change.member.clone(),
+        change.from.clone(),
+        change.to.clone(),
+    ) else {
+        return Ok((None, summary));
+    };
+    summary.decided += supersede_open(state, community, &subject, change.recorded_at).await?;
+    if change.by_admin {
+        return Ok((None, summary));
+    }
+    let (id, opened) = open(state, community, subject, change.recorded_at, at).await?;
+    summary.add(opened);
+    Ok((id, summary))
 }
 
 /// Opens (or finds again) the proposal to adopt `source` as a new version of its policy, under
