@@ -1,6 +1,6 @@
 //! Replaying event logs: the constitution decides policy changes, a change never reaches a vote
 //! already running, pools follow the decisions, and replay is deterministic whatever the arrival
-//! order of simultaneous facts.
+//! order of simultaneous facts (wallet changes that supersede running votes among them).
 
 use proptest::prelude::*;
 use revshare_oracle::domain::{CommunitySlug, MemberId, PoolName, Timestamp};
@@ -260,12 +260,14 @@ fn event_logs_are_read_with_clear_errors() {
     assert_eq!(err.to_string(), "event log line 1: there is no proposal 4");
 }
 
-/// One generated fact of a batch: a ballot, a withdrawal or a trust-level change by a voter.
+/// One generated fact of a batch: a ballot, a withdrawal or a trust-level change by a voter, or
+/// a proposal's member clearing or replacing their wallet (which supersedes its vote).
 #[derive(Clone, Debug)]
 enum Generated {
     Ballot(u64, bool),
     Withdraw(u64),
     Level(u8),
+    Rewallet(u64, bool),
 }
 
 fn log_from(proposals: usize, batches: &[Vec<(usize, Generated)>]) -> Vec<Event> {
@@ -293,6 +295,11 @@ fn log_from(proposals: usize, batches: &[Vec<(usize, Generated)>]) -> Vec<Event>
                 Generated::Level(level) => {
                     log.level(hours, &who, *level);
                 }
+                Generated::Rewallet(p, clear) => {
+                    let wallet = format!("$wallet.example/m{p}-{hours}");
+                    let wallet = (!clear).then_some(wallet.as_str());
+                    log.wallet(hours, &format!("m{}", p - 1), wallet);
+                }
             }
         }
     }
@@ -304,6 +311,7 @@ fn batches(proposals: u64) -> impl Strategy<Value = Vec<Vec<(usize, Generated)>>
         (1..=proposals, any::<bool>()).prop_map(|(p, yes)| Generated::Ballot(p, yes)),
         (1..=proposals).prop_map(Generated::Withdraw),
         (0u8..=4).prop_map(Generated::Level),
+        (1..=proposals, any::<bool>()).prop_map(|(p, clear)| Generated::Rewallet(p, clear)),
     ];
     // Within a batch each voter appears once, so its facts are independent of one another.
     let batch = prop::collection::btree_map(0usize..8, fact, 0..6)

@@ -13,6 +13,7 @@ pub mod ops;
 pub mod page;
 pub mod policies;
 pub mod problem;
+pub mod proposals;
 pub mod public;
 pub mod reports;
 pub mod snippet;
@@ -150,6 +151,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(admin::put_topic))
         .routes(routes!(reports::rotate_signers))
         .routes(routes!(policies::propose_policy))
+        .routes(routes!(proposals::request_change))
+        .routes(routes!(proposals::get_proposal))
         .routes(routes!(
             source_settings::put_discourse_source,
             source_settings::get_discourse_source

@@ -86,6 +86,17 @@ pub enum Closing {
     /// The platform closed the vote (its closing time came, or someone closed it there) before
     /// any close condition held.
     Platform,
+    /// A newer change of the same member's wallet arrived while the vote ran: the proposal is
+    /// about a wallet the member no longer states, so it fails without its `on_fail` effects.
+    Superseded {
+        /// The newer change.
+        by: Box<Subject>,
+    },
+    /// The platform refused to start the vote, for good: it fails, and `on_fail` follows.
+    Refused {
+        /// What the platform said.
+        detail: String,
+    },
 }
 
 /// A decided proposal: the outcome, the conditions that fired, and what follows.
@@ -119,9 +130,17 @@ impl Decision {
             }
             None => format!("{} by `otherwise`", self.outcome.as_str()),
         };
+        let outcome = self.outcome.as_str();
         match &self.closed_by {
             Some(Closing::Condition(name)) => format!("closed by `{name}`, {decided}"),
             Some(Closing::Platform) => format!("closed on the platform, {decided}"),
+            Some(Closing::Superseded { by }) => format!(
+                "superseded by a newer change of the wallet ({}) before the vote decided, {outcome}",
+                by.kind().as_str()
+            ),
+            Some(Closing::Refused { detail }) => {
+                format!("the platform refused to start the vote ({detail}), {outcome}")
+            }
             None => decided,
         }
     }
@@ -157,7 +176,10 @@ pub enum Evaluation {
     Decided(Decision),
 }
 
-fn rule_of<'a>(policy: &'a PolicyVersion, proposal: &Proposal) -> Result<&'a Rule, EngineError> {
+pub(super) fn rule_of<'a>(
+    policy: &'a PolicyVersion,
+    proposal: &Proposal,
+) -> Result<&'a Rule, EngineError> {
     if proposal.policy_version != policy.version {
         return Err(EngineError::WrongVersion {
             expected: proposal.policy_version,
@@ -173,7 +195,7 @@ fn rule_of<'a>(policy: &'a PolicyVersion, proposal: &Proposal) -> Result<&'a Rul
         })
 }
 
-fn mismatch(policy: &Policy, rule: &Rule, message: &str) -> EngineError {
+pub(super) fn mismatch(policy: &Policy, rule: &Rule, message: &str) -> EngineError {
     EngineError::Mismatch {
         policy: policy.name().to_string(),
         rule: rule.name.to_string(),
@@ -361,19 +383,19 @@ pub fn evaluate(
     Ok(Evaluation::Decided(decision))
 }
 
-fn vote_process(policy: &Policy) -> &VoteProcess {
+pub(super) fn vote_process(policy: &Policy) -> &VoteProcess {
     policy
         .vote()
         .expect("the parser requires [vote] when a rule votes")
 }
 
-fn link(vote: &VoteHandle) -> String {
+pub(super) fn link(vote: &VoteHandle) -> String {
     vote.url
         .clone()
         .unwrap_or_else(|| format!("{} vote {}", vote.backend, vote.external_id))
 }
 
-fn resolve(
+pub(super) fn resolve(
     specs: &[ActionSpec],
     subject: &Subject,
     default_title: &str,

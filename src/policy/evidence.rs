@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{CommunitySlug, Timestamp};
 
 use super::definition::Policy;
-use super::engine::{self, Decision, Evaluation, Opening, PolicyVersion, Proposal, VoteFacts};
+use super::engine::{
+    self, Closing, Decision, Evaluation, Opening, PolicyVersion, Proposal, VoteFacts,
+};
 
 /// The evidence format's name and version, inside the bytes so that they say how to read them.
 pub const EVIDENCE_FORMAT: &str = "revshare-oracle/decision-evidence/1";
@@ -150,14 +152,24 @@ impl Evidence {
             version: evidence.policy.version,
             policy: Policy::parse(&evidence.policy.source)?,
         };
-        let rerun = match &evidence.facts {
-            Some(facts) => {
+        let rerun = match (&evidence.decision.closed_by, &evidence.facts) {
+            (Some(Closing::Superseded { by }), _) => Some(super::ending::supersede(
+                &policy,
+                &evidence.proposal,
+                (**by).clone(),
+            )?),
+            (Some(Closing::Refused { detail }), _) => Some(super::ending::refused(
+                &policy,
+                &evidence.proposal,
+                detail.clone(),
+            )?),
+            (_, Some(facts)) => {
                 match engine::evaluate(&policy, &evidence.proposal, facts, evidence.decided_at)? {
                     Evaluation::Decided(decision) => Some(decision),
                     Evaluation::Pending => None,
                 }
             }
-            None => {
+            (_, None) => {
                 let proposal = &evidence.proposal;
                 match engine::open(&policy, proposal.subject.clone(), proposal.opened_at)? {
                     Opening::Decided {

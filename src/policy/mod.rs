@@ -14,6 +14,7 @@ mod action;
 mod constitution;
 mod definition;
 mod document;
+mod ending;
 mod engine;
 mod error;
 mod evidence;
@@ -30,6 +31,7 @@ pub use definition::{
     BACKENDS, MAX_ITEMS, MAX_POLICY_BYTES, MAX_POLICY_COST, Named, Outcome, Policy, Rule, RuleKind,
     Verdict, VoteProcess,
 };
+pub use ending::{is_superseded_by, refused, supersede};
 pub use engine::{
     Closing, Decision, Evaluation, Opening, PolicyVersion, Proposal, VoteFacts, VoterStanding,
     evaluate, open, opened,

@@ -11,6 +11,7 @@
 //! | `groups` | `member`, `groups` | the member now belongs to these groups |
 //! | `ballot` | `proposal`, `member`, `choices` | the member's ballot on a proposal's vote (replacing an earlier one) |
 //! | `withdraw` | `proposal`, `member` | the member withdrew their ballot |
+//! | `vote_refused` | `proposal`, `detail` | the platform refused to start the proposal's vote, for good |
 //! | `propose_policy` | `source` | a new policy version is proposed (its TOML text) |
 //! | `admin_request` | `note`, `change` | an admin asks for a change (see `RequestedChange`) |
 //! | `tick` | | the clock only: time passed |
@@ -18,7 +19,9 @@
 //! Proposals are numbered 1, 2, … in the order they open. Facts recorded at the same moment are
 //! applied together in a canonical order (standings, ballots, wallets, proposals, then by content)
 //! before the open proposals are evaluated once, so the order in which simultaneous facts arrived
-//! changes nothing. The platform is taken to close a vote at its `closes_after`.
+//! changes nothing. The platform is taken to close a vote at its `closes_after`. A wallet fact
+//! that changes a member's wallet supersedes their open wallet proposals before it opens its own,
+//! as the scheduler does.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,6 +34,7 @@ use crate::voting::{Ballot, VoteHandle, Voter};
 
 use super::action::Action;
 use super::constitution::Policies;
+use super::ending;
 use super::engine::{self, Decision, Evaluation, Opening, Proposal, VoteFacts, VoterStanding};
 use super::evidence::Evidence;
 use super::subject::{RequestedChange, Subject};
@@ -76,6 +80,13 @@ pub enum Fact {
         /// The voter.
         member: MemberId,
     },
+    /// The platform refused to start a proposal's vote, for good.
+    VoteRefused {
+        /// The proposal.
+        proposal: u64,
+        /// What the platform said.
+        detail: String,
+    },
     /// A proposed policy version.
     ProposePolicy {
         /// Its TOML text.
@@ -96,7 +107,7 @@ impl Fact {
     fn rank(&self) -> u8 {
         match self {
             Fact::TrustLevel { .. } | Fact::Groups { .. } => 0,
-            Fact::Ballot { .. } | Fact::Withdraw { .. } => 1,
+            Fact::Ballot { .. } | Fact::Withdraw { .. } | Fact::VoteRefused { .. } => 1,
             Fact::Wallet { .. } => 2,
             Fact::ProposePolicy { .. } | Fact::AdminRequest { .. } => 3,
             Fact::Tick {} => 4,
@@ -335,7 +346,26 @@ impl Run {
                 let state = self.members.entry(member.clone()).or_default();
                 let before = std::mem::replace(&mut state.wallet, wallet.clone());
                 if let Some(subject) = Subject::of_wallet_change(member.clone(), before, wallet) {
+                    self.supersede(event.at, &subject);
                     self.open_proposal(event, subject);
+                }
+            }
+            Fact::VoteRefused { proposal, detail } => {
+                let Some(index) = self.open.iter().position(|o| o.id == *proposal) else {
+                    if self.decided.contains(proposal) {
+                        self.refuse(event, format!("proposal {proposal} is decided already"));
+                        return Ok(());
+                    }
+                    return Err(fail(format!("there is no proposal {proposal}")));
+                };
+                let open = self.open.remove(index);
+                let policy = self.version_of(&open.proposal);
+                match ending::refused(&policy, &open.proposal, detail.clone()) {
+                    Ok(decision) => self.decide(open.id, open.proposal, None, event.at, decision),
+                    Err(e) => {
+                        self.refuse(event, format!("proposal {proposal}: {e}"));
+                        self.open.push(open);
+                    }
                 }
             }
             Fact::ProposePolicy { source } => match self.policies.propose(source) {
@@ -352,6 +382,38 @@ impl Run {
             Fact::Tick {} => {}
         }
         Ok(())
+    }
+
+    fn version_of(&self, proposal: &Proposal) -> super::engine::PolicyVersion {
+        self.policies
+            .version(proposal.policy_version)
+            .expect("a proposal's version is kept")
+            .clone()
+    }
+
+    /// Fails the open proposals that `by`, a wallet change at `at`, makes moot.
+    fn supersede(&mut self, at: Timestamp, by: &Subject) {
+        let (ended, still): (Vec<Open>, Vec<Open>) = std::mem::take(&mut self.open)
+            .into_iter()
+            .partition(|o| ending::is_superseded_by(&o.proposal, by, at));
+        self.open = still;
+        for open in ended {
+            let policy = self.version_of(&open.proposal);
+            match ending::supersede(&policy, &open.proposal, by.clone()) {
+                Ok(decision) => {
+                    let facts = self.facts(&open, at);
+                    self.decide(open.id, open.proposal, Some(facts), at, decision);
+                }
+                Err(e) => {
+                    self.out.happenings.push(Happening::Refused {
+                        at,
+                        line: None,
+                        reason: format!("proposal {}: {e}", open.id),
+                    });
+                    self.open.push(open);
+                }
+            }
+        }
     }
 
     fn open_proposal(&mut self, event: &Event, subject: Subject) {

@@ -194,6 +194,18 @@ impl Subject {
         }
     }
 
+    /// Whether this subject, newer, makes a proposal about `older` moot: both are changes of the
+    /// same member's wallet, so the older one is about a wallet the member no longer states.
+    pub fn supersedes(&self, older: &Subject) -> bool {
+        let wallet = |s: &Subject| {
+            matches!(
+                s.kind(),
+                TriggerKind::WalletAdded | TriggerKind::WalletChanged | TriggerKind::WalletRemoved
+            )
+        };
+        wallet(self) && wallet(older) && self.member() == older.member()
+    }
+
     /// The text a placeholder stands for, when this subject fills it.
     pub fn fill(&self, placeholder: Placeholder) -> Option<String> {
         use Placeholder as P;

@@ -27,7 +27,8 @@ pub enum ProposalState {
 }
 
 impl ProposalState {
-    fn as_str(self) -> &'static str {
+    /// The state's name in the store and the API.
+    pub fn as_str(self) -> &'static str {
         match self {
             ProposalState::Open => "open",
             ProposalState::Passed => "passed",
@@ -291,6 +292,38 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(proposal_from_row).transpose()
+    }
+
+    /// A proposal of one community by id: what an admin reads back (another community's
+    /// proposal is `None`).
+    pub async fn community_proposal(
+        &self,
+        community_id: i64,
+        proposal_id: i64,
+    ) -> Result<Option<StoredProposal>, StoreError> {
+        let sql =
+            format!("SELECT {PROPOSAL_COLUMNS} FROM proposals WHERE id = $1 AND community_id = $2");
+        let row = sqlx::query(&sql)
+            .bind(proposal_id)
+            .bind(community_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(proposal_from_row).transpose()
+    }
+
+    /// The decision of a proposal, once decided.
+    pub async fn decision_of(
+        &self,
+        proposal_id: i64,
+    ) -> Result<Option<StoredDecision>, StoreError> {
+        let row = sqlx::query(
+            "SELECT proposal_id, policy_version, outcome, reason, hash, evidence, decided_at_ms \
+             FROM decisions WHERE proposal_id = $1",
+        )
+        .bind(proposal_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(decision_from_row).transpose()
     }
 
     /// A community's proposals not decided yet, oldest first: what the scheduler re-evaluates.

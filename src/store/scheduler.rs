@@ -26,11 +26,14 @@ pub struct PendingWalletChange {
     pub to: Option<WalletAddress>,
     /// When the change was recorded: the proposal's opening time, so a replay opens the same one.
     pub recorded_at: Timestamp,
+    /// Whether an admin made it: it opens no proposal (an admin's change needs no vote), but it
+    /// still supersedes the member's running wallet votes.
+    pub by_admin: bool,
 }
 
 impl Store {
-    /// Wallet changes made on a platform (an admin's own changes need no vote) that the scheduler
-    /// has not handled, oldest first, after the change `after` (0 for all).
+    /// Wallet changes the scheduler has not handled, oldest first, after the change `after` (0 for
+    /// all): a platform's open proposals, an admin's only supersede running ones.
     pub async fn pending_wallet_changes(
         &self,
         after: i64,
@@ -42,9 +45,9 @@ impl Store {
                 .map_err(|e| corrupt("wallet change", e))
         };
         sqlx::query(
-            "SELECT c.id, c.community_id, c.member, c.old_wallet, c.new_wallet, c.recorded_at_ms \
-             FROM member_wallet_changes c \
-             WHERE c.id > $1 AND c.source <> 'admin' AND NOT EXISTS \
+            "SELECT c.id, c.community_id, c.member, c.old_wallet, c.new_wallet, c.recorded_at_ms, \
+               c.source FROM member_wallet_changes c \
+             WHERE c.id > $1 AND NOT EXISTS \
                (SELECT 1 FROM policy_wallet_triggers t WHERE t.wallet_change_id = c.id) \
              ORDER BY c.id LIMIT $2",
         )
@@ -62,6 +65,7 @@ impl Store {
                 from: parse(row.try_get("old_wallet")?)?,
                 to: parse(row.try_get("new_wallet")?)?,
                 recorded_at: Timestamp(row.try_get("recorded_at_ms")?),
+                by_admin: row.try_get::<String, _>("source")? == "admin",
             })
         })
         .collect()

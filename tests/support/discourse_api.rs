@@ -11,8 +11,9 @@
 //!   `{"errors":[…],"error_type":"rate_limit","extras":{"wait_seconds":N}}`.
 //!
 //! Tests cast and withdraw votes, promote users and inject faults: N 429s, N 500s, a rate-limit
-//! window, slow answers, and refused connections (the listener closes and every open connection
-//! is cut, then the server comes back on the same port). Every request is logged with its time.
+//! window, slow answers, a topic the API user may not reply in (403), and refused connections
+//! (the listener closes and every open connection is cut, then the server comes back on the same
+//! port). Every request is logged with its time.
 //! The routes live in `discourse_routes`, the site's state and documents in `discourse_site`.
 
 use std::collections::BTreeMap;
@@ -338,6 +339,11 @@ impl FakeDiscourseApi {
     /// When the rate-limit window ends, once it started.
     pub fn window_end(&self) -> Option<Instant> {
         self.site.lock().unwrap().faults.window_until
+    }
+
+    /// Takes away the API user's right to reply in `topic_id`: replies are answered 403.
+    pub fn forbid_replies_in(&self, topic_id: i64) {
+        self.site.lock().unwrap().read_only_topics.push(topic_id);
     }
 
     /// Answers the next `count` requests with 500.

@@ -53,6 +53,9 @@ pub struct Site {
     pub polls: Vec<SitePoll>,
     pub vote_seq: u64,
     pub faults: Faults,
+    /// Topics the API user may read but not reply in (a category whose "Create / Reply"
+    /// permission they lack): Discourse answers a reply with 403 `invalid_access`.
+    pub read_only_topics: Vec<i64>,
     pub log: Vec<Logged>,
 }
 
@@ -243,6 +246,13 @@ async fn create_post(State(site): State<Shared>, headers: HeaderMap, body: Bytes
         };
         if topic.archived {
             return create_post_error("This topic is archived.");
+        }
+        if s.read_only_topics.contains(&topic.id) {
+            return error(
+                StatusCode::FORBIDDEN,
+                "invalid_access",
+                "You are not permitted to view the requested resource.",
+            );
         }
         topic.clone()
     } else {

@@ -10,14 +10,21 @@
 //!    voters' standing in the registry now, at the pass's time;
 //! 3. carries out the actions of every decision not carried out yet, then marks it.
 //!
+//! A newer wallet change of a member first fails their open wallet proposals as superseded, and a
+//! vote its platform refused to start fails its proposal (`ending`). Admins' requests and policy
+//! changes open proposals through the same path as wallet changes (`opening`).
+//!
 //! Restart-safe: every step is found again from the store (the proposal about a change by its
 //! subject and time, its vote by its intent key, a decision by its proposal) and every effect is
 //! idempotent (messages are keyed, a pool action that is already applied changes nothing), so a
 //! crash between two steps repeats a step without doubling its effect.
 
+mod effects;
+mod ending;
+mod opening;
 mod steps;
 
-pub use steps::propose_policy_change;
+pub use opening::{handle_wallet_changes, propose_policy_change, request_change};
 
 use std::time::Duration;
 
@@ -30,7 +37,7 @@ use crate::domain::Timestamp;
 use crate::http::AppState;
 use crate::store::StoreError;
 
-pub use steps::{PassSummary, advance_community, handle_wallet_changes};
+pub use steps::{PassSummary, advance_community};
 
 /// How the policy scheduler runs.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -72,6 +79,18 @@ impl Scheduler {
     pub async fn stop(&self) {
         self.controls.abort().await;
     }
+}
+
+/// The vote a proposal's rule asked for, once its intent is stored (found by the proposal).
+pub async fn proposal_vote(
+    state: &AppState,
+    community_id: i64,
+    proposal_id: i64,
+) -> Result<Option<crate::store::VoteRecord>, StoreError> {
+    state
+        .store
+        .vote_by_intent(&steps::intent_key(community_id, proposal_id))
+        .await
 }
 
 fn now() -> Timestamp {

@@ -95,6 +95,8 @@ pub(super) async fn attempt_start(
         Err(e) => {
             tracing::warn!(vote = vote.id, error = %e, "the platform refused to start the vote");
             state.store.mark_failed(vote.id, &e.to_string(), at).await?;
+            // A policy's proposal waiting on this vote fails now rather than at the next tick.
+            state.scheduler.wake();
             Some(e)
         }
     };
