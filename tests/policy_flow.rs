@@ -298,7 +298,88 @@ async fn a_policy_change_is_put_to_the_constitution_vote_and_adopted(db: TestDb)
     assert_eq!(policies.versions().last().unwrap().version, 3);
 }
 
+/// Ann's share is on `wallet` once the scheduler has settled it.
+async fn ann_holds(forum: &Forum, wallet: &str) {
+    let expected = [
+        ("$pool.example/bob".to_string(), 1),
+        (wallet.to_string(), 1),
+    ];
+    forum
+        .settle(&format!("the pool holds ann's {wallet}"), async |f| {
+            (wallets(&f.default_pool().await) == expected).then_some(())
+        })
+        .await;
+}
+
+/// Ann's `n`-th proposal's poll, once it runs.
+async fn poll_of(forum: &Forum, n: usize) -> i64 {
+    forum
+        .settle("the change's vote starts", async |f| {
+            let vote = f.proposals().await.get(n)?.proposal.vote.clone()?;
+            vote.external_id.split('/').next()?.parse().ok()
+        })
+        .await
+}
+
+async fn a_decided_state(forum: &Forum, n: usize) -> ProposalState {
+    forum
+        .settle("the change is decided", async |f| {
+            let state = f.proposals().await.get(n)?.state;
+            (state != ProposalState::Open).then_some(state)
+        })
+        .await
+}
+
+async fn a_member_whose_change_was_refused_still_holds_one_entry(db: TestDb) {
+    let forum = Forum::start(db).await;
+    forum.voter(20, "tess", 3).await;
+    let (post, _) = forum.ann_sets_her_wallet().await;
+    forum
+        .fake
+        .vote(post, "revshare", "tess", "approve")
+        .unwrap();
+    ann_holds(&forum, ANN_WALLET).await;
+
+    // The community refuses her change to b, so her entry keeps the first wallet.
+    let ann = |wallet: Option<&str>| FakeUser::new(7, "ann", wallet);
+    forum.profile(&ann(Some("$wallet.example/ann-b"))).await;
+    let refused = poll_of(&forum, 1).await;
+    forum
+        .fake
+        .vote(refused, "revshare", "tess", "disapprove")
+        .unwrap();
+    assert_eq!(a_decided_state(&forum, 1).await, ProposalState::Failed);
+    ann_holds(&forum, ANN_WALLET).await;
+
+    // Her change from b to c passes: c takes her entry's place, the first wallet does not stay.
+    forum.profile(&ann(Some("$wallet.example/ann-c"))).await;
+    let approved = poll_of(&forum, 2).await;
+    forum
+        .fake
+        .vote(approved, "revshare", "tess", "approve")
+        .unwrap();
+    assert_eq!(a_decided_state(&forum, 2).await, ProposalState::Passed);
+    ann_holds(&forum, "$wallet.example/ann-c").await;
+
+    // A change to d is refused, then she clears the field: her entry (still c) leaves.
+    forum.profile(&ann(Some("$wallet.example/ann-d"))).await;
+    let refused = poll_of(&forum, 3).await;
+    forum
+        .fake
+        .vote(refused, "revshare", "tess", "disapprove")
+        .unwrap();
+    assert_eq!(a_decided_state(&forum, 3).await, ProposalState::Failed);
+    forum.profile(&ann(None)).await;
+    forum
+        .settle("ann's entry leaves with her wallet", async |f| {
+            (wallets(&f.default_pool().await) == [("$pool.example/bob".to_string(), 1)])
+                .then_some(())
+        })
+        .await;
+}
+
 on_both_databases!(
+    a_member_whose_change_was_refused_still_holds_one_entry,
     a_policy_change_is_put_to_the_constitution_vote_and_adopted,
     a_tl3_approval_passes_and_the_wallet_joins_with_equal_weight,
     five_votes_close_it_and_the_majority_decides,

@@ -121,6 +121,7 @@ impl ActionSpec {
             ) => Action::RemoveEntry {
                 pool: pool.clone(),
                 wallet: old_wallet.clone(),
+                member: member.clone(),
             },
             (ActionSpec::SetSplit { rules }, _) => Action::SetSplit {
                 rules: rules.clone(),
@@ -146,6 +147,7 @@ impl ActionSpec {
                 RequestedChange::RemoveEntry { pool, wallet } => Action::RemoveEntry {
                     pool: pool.clone(),
                     wallet: wallet.clone(),
+                    member: None,
                 },
                 RequestedChange::SetSplit { rules } => Action::SetSplit {
                     rules: rules.clone(),
@@ -169,14 +171,17 @@ pub enum Action {
         /// The vote.
         vote: VoteHandle,
     },
-    /// Put `entry` into `pool`; an entry of the same wallet is replaced in place.
+    /// Put `entry` into `pool`; an entry of the same wallet (or, failing that, of the entry's
+    /// member) is replaced in place, so a member holds one entry.
     AddEntry {
         /// The pool.
         pool: PoolName,
         /// The entry.
         entry: Entry,
     },
-    /// Put `entry` where `old_wallet`'s entry is (at the end when it is not in the pool).
+    /// Put `entry` where `old_wallet`'s entry is, or failing that the entry of `entry`'s member
+    /// (a change the community refused left the member's older wallet there); at the end when
+    /// neither is in the pool.
     ReplaceEntry {
         /// The pool.
         pool: PoolName,
@@ -185,12 +190,16 @@ pub enum Action {
         /// The new entry.
         entry: Entry,
     },
-    /// Take `wallet` out of `pool`.
+    /// Take `wallet` out of `pool`; with a member, the member's entry goes even when it holds an
+    /// older wallet (the community refused a change the member then withdrew).
     RemoveEntry {
         /// The pool.
         pool: PoolName,
         /// The wallet.
         wallet: WalletAddress,
+        /// The member whose wallet it is, when it came from a member's profile.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        member: Option<MemberId>,
     },
     /// Replace the community's split rules.
     SetSplit {
@@ -233,12 +242,23 @@ impl Action {
         let position = |entries: &[Entry], wallet: &WalletAddress| {
             entries.iter().position(|e| &e.wallet == wallet)
         };
+        // The wallet's entry, else the member's: a member's profile wallet has one entry.
+        let place = |entries: &[Entry], wallet: &WalletAddress, member: Option<&MemberId>| {
+            position(entries, wallet).or_else(|| {
+                let member = member?;
+                entries
+                    .iter()
+                    .position(|e| e.member.as_ref() == Some(member))
+            })
+        };
         match self {
-            Action::AddEntry { entry, .. } => match position(&entries, &entry.wallet) {
-                Some(i) if entries[i] == *entry => return None,
-                Some(i) => entries[i] = entry.clone(),
-                None => entries.push(entry.clone()),
-            },
+            Action::AddEntry { entry, .. } => {
+                match place(&entries, &entry.wallet, entry.member.as_ref()) {
+                    Some(i) if entries[i] == *entry => return None,
+                    Some(i) => entries[i] = entry.clone(),
+                    None => entries.push(entry.clone()),
+                }
+            }
             Action::ReplaceEntry {
                 old_wallet, entry, ..
             } => {
@@ -247,7 +267,7 @@ impl Action {
                 {
                     entries.remove(i);
                 }
-                match position(&entries, old_wallet) {
+                match place(&entries, old_wallet, entry.member.as_ref()) {
                     Some(i) => entries[i] = entry.clone(),
                     None => entries.push(entry.clone()),
                 }
@@ -255,8 +275,8 @@ impl Action {
                     return None;
                 }
             }
-            Action::RemoveEntry { wallet, .. } => {
-                entries.remove(position(&entries, wallet)?);
+            Action::RemoveEntry { wallet, member, .. } => {
+                entries.remove(place(&entries, wallet, member.as_ref())?);
             }
             _ => return None,
         }
@@ -284,7 +304,7 @@ impl Action {
                 entry.wallet.payment_pointer(),
                 entry.weight.get()
             ),
-            Action::RemoveEntry { pool, wallet } => {
+            Action::RemoveEntry { pool, wallet, .. } => {
                 format!("remove {} from pool {pool}", wallet.payment_pointer())
             }
             Action::SetSplit { rules } => format!(
@@ -358,11 +378,61 @@ mod tests {
         let remove = Action::RemoveEntry {
             pool: name(),
             wallet: WalletAddress::parse("$b.example").unwrap(),
+            member: None,
         };
         assert_eq!(
             remove.apply(&after).unwrap().unwrap().entries(),
             [entry("$c.example", 1)]
         );
         assert_eq!(remove.apply(&pool(&[entry("$a.example", 1)])), None);
+    }
+
+    fn of(member: &str, wallet: &str) -> Entry {
+        Entry {
+            member: Some(MemberId::parse(member).unwrap()),
+            ..entry(wallet, 1)
+        }
+    }
+
+    #[test]
+    fn a_member_keeps_one_entry_when_a_refused_change_left_an_older_wallet() {
+        // ann's entry holds $a; her change to $b was refused, so the pool never saw $b.
+        let before = pool(&[of("ann", "$a.example"), of("bob", "$z.example")]);
+        let replace = Action::ReplaceEntry {
+            pool: name(),
+            old_wallet: WalletAddress::parse("$b.example").unwrap(),
+            entry: of("ann", "$c.example"),
+        };
+        assert_eq!(
+            replace.apply(&before).unwrap().unwrap().entries(),
+            [of("ann", "$c.example"), of("bob", "$z.example")]
+        );
+        let add = Action::AddEntry {
+            pool: name(),
+            entry: of("ann", "$c.example"),
+        };
+        assert_eq!(
+            add.apply(&before).unwrap().unwrap().entries(),
+            [of("ann", "$c.example"), of("bob", "$z.example")]
+        );
+        let remove = Action::RemoveEntry {
+            pool: name(),
+            wallet: WalletAddress::parse("$b.example").unwrap(),
+            member: Some(MemberId::parse("ann").unwrap()),
+        };
+        assert_eq!(
+            remove.apply(&before).unwrap().unwrap().entries(),
+            [of("bob", "$z.example")]
+        );
+        let by_wallet_only = Action::RemoveEntry {
+            pool: name(),
+            wallet: WalletAddress::parse("$b.example").unwrap(),
+            member: None,
+        };
+        assert_eq!(
+            by_wallet_only.apply(&before),
+            None,
+            "no member, no match by member"
+        );
     }
 }
