@@ -75,6 +75,30 @@ async fn a_tl3_approval_passes_and_the_wallet_joins_with_equal_weight(db: TestDb
     let proposals = forum.proposals().await;
     assert_eq!(proposals[0].state, ProposalState::Passed);
 
+    // The public page shows the change with its decision: the reason, the evidence and the vote.
+    let page = forum.app.get("/c/forum").await;
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8_lossy(&page.body);
+    let vote_url = proposals[0]
+        .proposal
+        .vote
+        .as_ref()
+        .unwrap()
+        .url
+        .clone()
+        .unwrap();
+    assert!(
+        html.contains(&format!(
+            "<a href=\"{vote_url}\" rel=\"noopener noreferrer\" data-vote-link>"
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("href=\"/v1/evidence/{decision}\"")),
+        "{html}"
+    );
+    assert!(html.contains("closed by `tl3-approval`"), "{html}");
+
     // Another pass, and another, change nothing and send nothing again.
     let messages = forum.fake.private_messages().len();
     run_pass(&forum.app.state, now()).await.unwrap();

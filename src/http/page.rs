@@ -8,7 +8,7 @@
 //!
 //! It shows only what the service records: each pool change with its signed report (seq, digest,
 //! policy version, relay state, block and transaction, and whether its signatures verify against
-//! the signer set in force). Links to the decision's vote join when the policy engine records them.
+//! the signer set in force), and each decision with its reason, its evidence and its vote's link.
 //! Errors are HTML pages too (a browser asked), with the status a problem detail of the same kind
 //! would carry.
 
@@ -25,7 +25,7 @@ use crate::domain::{
     BASIS_POINTS, Cause, PoolName, PoolVersion, SplitRules, SplitVersion, Timestamp,
 };
 use crate::select::{Share, pool_distribution};
-use crate::store::{RelayStatus, StoredReport, StoredSigned};
+use crate::store::{DecisionLink, RelayStatus, StoredReport, StoredSigned};
 
 /// Nothing but the inline style may load: no script, font, image or connection anywhere.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
@@ -98,6 +98,17 @@ async fn render(state: &AppState, names: &PathNames) -> Result<String, ErrorPage
         .await
         .map_err(|e| stored(e.into()))?;
     history.extend(split_versions.iter().map(HistoryRow::splits));
+    let decisions: std::collections::HashMap<String, DecisionLink> = state
+        .store
+        .decision_links(live.id)
+        .await
+        .map_err(|e| stored(e.into()))?
+        .into_iter()
+        .map(|link| (link.hash.clone(), link))
+        .collect();
+    for row in &mut history {
+        row.cause.join(&decisions);
+    }
     // Newest first; one moment's changes keep a fixed order.
     history.sort_by(|a, b| {
         b.at.millis
@@ -556,6 +567,10 @@ struct CauseView {
     note: Option<String>,
     /// The decision's id.
     decision: Option<String>,
+    /// Why the decision went so.
+    reason: Option<String>,
+    /// The vote the decision closed, on its platform.
+    vote_url: Option<String>,
 }
 
 impl CauseView {
@@ -565,13 +580,26 @@ impl CauseView {
                 kind: "Admin bootstrap",
                 note: note.clone(),
                 decision: None,
+                reason: None,
+                vote_url: None,
             },
             Cause::Decision { decision } => CauseView {
                 kind: "Decision",
                 note: None,
                 decision: Some(decision.clone()),
+                reason: None,
+                vote_url: None,
             },
         }
+    }
+
+    /// Adds the decision's reason and vote link, when this node recorded the decision.
+    fn join(&mut self, decisions: &std::collections::HashMap<String, DecisionLink>) {
+        let Some(link) = self.decision.as_ref().and_then(|hash| decisions.get(hash)) else {
+            return;
+        };
+        self.reason = Some(link.reason.clone());
+        self.vote_url = link.vote_url.clone();
     }
 }
 

@@ -40,7 +40,7 @@ pub use communities::CommunityRow;
 pub use deliveries::{DeliveryCounts, DeliveryTx, NewDelivery, PendingDelivery, StoredDelivery};
 pub use loomio_sources::LoomioSource;
 pub use members::WalletHistoryEntry;
-pub use policies::{EvaluationRecord, ProposalState, StoredDecision, StoredProposal};
+pub use policies::{DecisionLink, EvaluationRecord, ProposalState, StoredDecision, StoredProposal};
 pub use relay::Reissue;
 pub use reports::{RelayStatus, StoredReport, StoredSigned};
 pub use scheduler::PendingWalletChange;

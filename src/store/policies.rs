@@ -443,6 +443,41 @@ impl Store {
     }
 }
 
+/// What the transparency page shows of a decision beside the changes it caused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecisionLink {
+    /// The decision's id: its evidence hash, as a change's cause names it.
+    pub hash: String,
+    /// Why it was decided so, in words.
+    pub reason: String,
+    /// The vote's page on its platform, when the decision came from a vote.
+    pub vote_url: Option<String>,
+}
+
+impl Store {
+    /// Every decision of a community with its vote's link: one query for a whole page, however
+    /// many changes it lists.
+    pub async fn decision_links(&self, community_id: i64) -> Result<Vec<DecisionLink>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.hash, d.reason, p.vote_url FROM decisions d \
+             JOIN proposals p ON p.id = d.proposal_id \
+             WHERE d.community_id = $1 ORDER BY d.id",
+        )
+        .bind(community_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DecisionLink {
+                    hash: row.try_get("hash")?,
+                    reason: row.try_get("reason")?,
+                    vote_url: row.try_get("vote_url")?,
+                })
+            })
+            .collect()
+    }
+}
+
 fn policies_from_rows(rows: &[AnyRow]) -> Result<Policies, StoreError> {
     let versions = rows
         .iter()
