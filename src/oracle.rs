@@ -16,6 +16,9 @@ use crate::report::{
     SignerChange, SignerReport, SignerSet, SigningKey, ValidityWindow,
 };
 
+/// The shortest validity window accepted: time for a relayer to send and a chain to include.
+pub const MIN_VALIDITY_SECS: u64 = 300;
+
 /// Why the oracle could not start or sign.
 #[derive(Debug, thiserror::Error)]
 pub enum OracleError {
@@ -25,6 +28,14 @@ pub enum OracleError {
     /// The configuration names no key.
     #[error("the oracle is enabled but [oracle] names no key")]
     NoKeys,
+    /// A window this short could expire before any report lands, and re-issue would never end.
+    #[error(
+        "oracle.validity_secs is {given}: a report needs at least {MIN_VALIDITY_SECS} seconds to land"
+    )]
+    ValidityTooShort {
+        /// The configured window.
+        given: u64,
+    },
     /// A report could not be built (too many entries, a bad signer set, ...).
     #[error(transparent)]
     Report(#[from] ReportError),
@@ -110,6 +121,11 @@ impl Oracle {
     pub fn from_config(config: &OracleConfig) -> Result<Self, OracleError> {
         if config.keys.is_empty() {
             return Err(OracleError::NoKeys);
+        }
+        if config.validity_secs < MIN_VALIDITY_SECS {
+            return Err(OracleError::ValidityTooShort {
+                given: config.validity_secs,
+            });
         }
         let keys = config
             .keys
@@ -257,4 +273,34 @@ impl Oracle {
 
 fn unix_seconds(at: Timestamp) -> u64 {
     u64::try_from(at.millis().div_euclid(1000)).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_too_short_for_a_report_to_land_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = OracleConfig {
+            keys: vec![keys::KeySource {
+                path: dir.path().join("oracle.key"),
+                password_file: None,
+                generate: true,
+            }],
+            validity_secs: MIN_VALIDITY_SECS - 1,
+            ..OracleConfig::default()
+        };
+        let refused = Oracle::from_config(&config).unwrap_err();
+        assert!(matches!(
+            refused,
+            OracleError::ValidityTooShort { given } if given == MIN_VALIDITY_SECS - 1
+        ));
+        assert!(
+            refused.to_string().contains("oracle.validity_secs"),
+            "{refused}"
+        );
+        config.validity_secs = MIN_VALIDITY_SECS;
+        assert!(Oracle::from_config(&config).is_ok());
+    }
 }
