@@ -14,7 +14,7 @@ use alloy::primitives::{Address, keccak256};
 use alloy::providers::Provider;
 use alloy::providers::ext::AnvilApi;
 use alloy::rpc::types::BlockNumberOrTag;
-use common::{TestApp, TestDb, app};
+use common::{TestApp, TestDb, app, restart, service_entries};
 use revshare_oracle::audit::AuditOptions;
 use revshare_oracle::chain::contract::RevShare;
 use revshare_oracle::config::{Config, IndexerConfig};
@@ -99,14 +99,8 @@ impl Deployment {
 
     /// The entries the contract holds for a pool: (wallet, weight).
     async fn on_chain_entries(&self, community: &str, pool: &str) -> Vec<(String, u64)> {
-        RevShare::new(self.contract, &self.chain.provider)
-            .poolEntries(keccak256(community), keccak256(pool))
-            .call()
+        support::oracle::on_chain_entries(&self.chain.provider, self.contract, community, pool)
             .await
-            .unwrap()
-            .into_iter()
-            .map(|entry| (entry.wallet, entry.weight.to::<u64>()))
-            .collect()
     }
 
     /// The latest block's timestamp: the chain's clock.
@@ -120,16 +114,6 @@ impl Deployment {
             .header
             .timestamp
     }
-}
-
-/// Stops a test service's workers and starts it again on the same database.
-async fn restart(first: TestApp, adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let TestApp { router, state, db } = first;
-    state.ingest.stop().await;
-    state.relayer.stop().await;
-    drop(router);
-    drop(state);
-    app(db, adjust).await
 }
 
 async fn put_pool(app: &TestApp, name: &str, wallet: &str, weight: u64) {
@@ -173,25 +157,6 @@ async fn applied(app: &TestApp, live: usize) -> Vec<Value> {
         tokio::time::sleep(POLL).await;
     }
     panic!("the reports did not land: {:#?}", reports(app).await);
-}
-
-/// The service's current entries of a pool: (wallet, weight).
-async fn service_entries(app: &TestApp, pool: &str) -> Vec<(String, u64)> {
-    let reply = app
-        .get(&format!("/v1/communities/guild/pools/{pool}"))
-        .await;
-    assert_eq!(reply.status, 200);
-    reply.json()["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["wallet"].as_str().unwrap().to_string(),
-                e["weight"].as_u64().unwrap(),
-            )
-        })
-        .collect()
 }
 
 /// Waits until the reconciliation shows `pool` in sync; returns that row.
@@ -313,7 +278,7 @@ async fn reports_that_expired_unsent_are_reissued_and_land_in_order(db: TestDb) 
     for pool in ["default", "news"] {
         assert_eq!(
             deployment.on_chain_entries("guild", pool).await,
-            service_entries(&second, pool).await
+            service_entries(&second, "guild", pool).await
         );
     }
     let head = RevShare::new(deployment.contract, provider)
@@ -410,7 +375,7 @@ async fn a_report_the_contract_refuses_as_expired_is_reissued_without_being_sent
     assert_eq!(all[1]["valid_from"].as_u64().unwrap(), valid_until - 10);
     assert_eq!(
         deployment.on_chain_entries("guild", "default").await,
-        service_entries(&second, "default").await
+        service_entries(&second, "guild", "default").await
     );
 }
 
@@ -462,7 +427,7 @@ async fn reports_around_an_expired_rotation_are_reissued_by_the_set_in_force_at_
     assert_eq!(set.signers, vec![next]);
     assert_eq!(
         deployment.on_chain_entries("guild", "default").await,
-        service_entries(&second, "default").await
+        service_entries(&second, "guild", "default").await
     );
     let verdict = revshare_oracle::audit::run(&AuditOptions {
         rpc_url: deployment.chain.rpc_url(),

@@ -12,7 +12,7 @@ use alloy::primitives::{Address, keccak256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
-use common::{TestApp, TestDb, app};
+use common::{TestApp, TestDb, app, restart, service_entries};
 use revshare_oracle::chain::contract::RevShare;
 use revshare_oracle::config::Config;
 use revshare_oracle::keys::{KeySource, write_key_file};
@@ -93,14 +93,8 @@ impl Deployment {
 
     /// The entries the contract holds for a pool: (wallet, weight).
     async fn on_chain_entries(&self, community: &str, pool: &str) -> Vec<(String, u64)> {
-        self.contract()
-            .poolEntries(keccak256(community), keccak256(pool))
-            .call()
+        support::oracle::on_chain_entries(&self.chain.provider, self.contract, community, pool)
             .await
-            .unwrap()
-            .into_iter()
-            .map(|entry| (entry.wallet, entry.weight.to::<u64>()))
-            .collect()
     }
 
     /// How many `PoolReportApplied` events the contract emitted.
@@ -113,16 +107,6 @@ impl Deployment {
     }
 }
 
-/// Stops a test service's workers and starts it again on the same database with a new config.
-async fn restart(first: TestApp, adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let TestApp { router, state, db } = first;
-    state.ingest.stop().await;
-    state.relayer.stop().await;
-    drop(router);
-    drop(state);
-    app(db, adjust).await
-}
-
 fn pool(entries: &[(&str, u64)]) -> Value {
     Value::Array(
         entries
@@ -130,25 +114,6 @@ fn pool(entries: &[(&str, u64)]) -> Value {
             .map(|(wallet, weight)| json!({"wallet": wallet, "weight": weight}))
             .collect(),
     )
-}
-
-/// The service's current entries of a pool: (wallet, weight).
-async fn service_entries(app: &TestApp, community: &str, pool: &str) -> Vec<(String, u64)> {
-    let reply = app
-        .get(&format!("/v1/communities/{community}/pools/{pool}"))
-        .await;
-    assert_eq!(reply.status, 200);
-    reply.json()["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["wallet"].as_str().unwrap().to_string(),
-                e["weight"].as_u64().unwrap(),
-            )
-        })
-        .collect()
 }
 
 async fn put_pool(app: &TestApp, community: &str, name: &str, entries: &[(&str, u64)]) {

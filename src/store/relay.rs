@@ -17,7 +17,7 @@ use super::reports::{
 use super::{Store, StoreError, StoredReport, StoredSigned, corrupt};
 use crate::domain::Timestamp;
 use crate::oracle::{Oracle, OracleError};
-use crate::report::{Digest, Head, ValidityWindow, abi};
+use crate::report::{Digest, Head, Report, SignerSet, ValidityWindow, abi};
 
 /// One report re-issued: the digest that expired unsent and the digest that replaces it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,33 +218,42 @@ async fn resign(
 ) -> Result<Successor, StoreError> {
     let set = signer_set_before_place(tx, oracle, Place::Of(row.id)).await?;
     let report_error = |e| oracle_error(OracleError::Report(e));
-    Ok(match &row.signed {
+    match &row.signed {
         StoredSigned::Pool(signed) => {
             let report = signed
                 .report()
                 .reissued(head, window)
                 .map_err(report_error)?;
-            let signed = oracle.sign(report, &set).map_err(oracle_error)?;
-            Successor {
-                digest: signed.digest(),
-                prev_hash: head.digest,
-                encoded: abi::PoolReport::from(signed.report()).abi_encode(),
-                signatures: signed.blob(),
-            }
+            successor(oracle, &set, report, head, |r| {
+                abi::PoolReport::from(r).abi_encode()
+            })
         }
         StoredSigned::Signer(signed) => {
             let report = signed
                 .report()
                 .reissued(head, window)
                 .map_err(report_error)?;
-            let signed = oracle.sign(report, &set).map_err(oracle_error)?;
-            Successor {
-                digest: signed.digest(),
-                prev_hash: head.digest,
-                encoded: abi::SignerReport::from(signed.report()).abi_encode(),
-                signatures: signed.blob(),
-            }
+            successor(oracle, &set, report, head, |r| {
+                abi::SignerReport::from(r).abi_encode()
+            })
         }
+    }
+}
+
+/// Signs `report` with `set` and keeps what the outbox stores of it, encoded by `encode`.
+fn successor<R: Report>(
+    oracle: &Oracle,
+    set: &SignerSet,
+    report: R,
+    head: Head,
+    encode: impl Fn(&R) -> Vec<u8>,
+) -> Result<Successor, StoreError> {
+    let signed = oracle.sign(report, set).map_err(oracle_error)?;
+    Ok(Successor {
+        digest: signed.digest(),
+        prev_hash: head.digest,
+        encoded: encode(signed.report()),
+        signatures: signed.blob(),
     })
 }
 

@@ -112,6 +112,38 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
+/// Stops a test service's workers and starts it again on the same database with a new config.
+pub async fn restart(
+    first: TestApp,
+    adjust: impl FnOnce(&mut revshare_oracle::config::Config),
+) -> TestApp {
+    let TestApp { router, state, db } = first;
+    state.ingest.stop().await;
+    state.relayer.stop().await;
+    drop(router);
+    drop(state);
+    app(db, adjust).await
+}
+
+/// The service's current entries of a pool, as its public API shows them: (wallet, weight).
+pub async fn service_entries(app: &TestApp, community: &str, pool: &str) -> Vec<(String, u64)> {
+    let reply = app
+        .get(&format!("/v1/communities/{community}/pools/{pool}"))
+        .await;
+    assert_eq!(reply.status, 200);
+    reply.json()["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["wallet"].as_str().unwrap().to_string(),
+                e["weight"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// Builds the service on `db`, with the admin token set and `adjust` applied to the config.
 pub async fn app(db: TestDb, adjust: impl FnOnce(&mut revshare_oracle::config::Config)) -> TestApp {
     let mut config = revshare_oracle::config::Config {

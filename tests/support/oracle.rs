@@ -211,3 +211,20 @@ pub async fn receipt_of(
     }
     panic!("transaction {hash} was never mined")
 }
+
+/// The entries `contract` holds for a pool: (wallet, weight).
+pub async fn on_chain_entries(
+    provider: &DynProvider,
+    contract: Address,
+    community: &str,
+    pool: &str,
+) -> Vec<(String, u64)> {
+    RevShare::new(contract, provider)
+        .poolEntries(keccak256(community), keccak256(pool))
+        .call()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| (entry.wallet, entry.weight.to::<u64>()))
+        .collect()
+}
