@@ -14,7 +14,7 @@ use alloy::primitives::{Address, keccak256};
 use alloy::providers::Provider;
 use alloy::providers::ext::AnvilApi;
 use alloy::rpc::types::BlockNumberOrTag;
-use common::{TestApp, TestDb, app, restart, service_entries};
+use common::{TestApp, TestDb, app, community_reports, restart, service_entries};
 use revshare_oracle::audit::AuditOptions;
 use revshare_oracle::chain::contract::RevShare;
 use revshare_oracle::config::{Config, IndexerConfig};
@@ -132,31 +132,20 @@ async fn put_pool(app: &TestApp, name: &str, wallet: &str, weight: u64) {
     );
 }
 
-/// The community's reports, oldest first.
-async fn reports(app: &TestApp) -> Vec<Value> {
-    let reply = app.get("/v1/communities/guild/reports?limit=100").await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    let mut reports = reply.json().as_array().unwrap().clone();
-    reports.reverse();
-    reports
-}
-
 /// Waits until `live` reports that are not superseded are all applied; returns every report.
 async fn applied(app: &TestApp, live: usize) -> Vec<Value> {
     for _ in 0..POLLS {
-        let all = reports(app).await;
+        let all = community_reports(app, "guild").await;
         let current: Vec<&Value> = all.iter().filter(|r| r["status"] != "superseded").collect();
         if current.len() == live && current.iter().all(|r| r["status"] == "applied") {
             return all;
         }
         tokio::time::sleep(POLL).await;
     }
-    panic!("the reports did not land: {:#?}", reports(app).await);
+    panic!(
+        "the reports did not land: {:#?}",
+        community_reports(app, "guild").await
+    );
 }
 
 /// Waits until the reconciliation shows `pool` in sync; returns that row.
@@ -200,7 +189,7 @@ async fn reports_that_expired_unsent_are_reissued_and_land_in_order(db: TestDb) 
     put_pool(&first, "default", "$wallet.example/b", 2).await;
     put_pool(&first, "news", "$wallet.example/c", 3).await;
     put_pool(&first, "default", "$wallet.example/d", 4).await;
-    let waiting = reports(&first).await;
+    let waiting = community_reports(&first, "guild").await;
     assert!(
         waiting[1..].iter().all(|r| r["status"] == "pending"),
         "{waiting:#?}"
@@ -345,7 +334,7 @@ async fn a_report_the_contract_refuses_as_expired_is_reissued_without_being_sent
     let first = app(db, |c| deployment.configure(c, false)).await;
     first.seed("guild", &[]).await;
     put_pool(&first, "default", "$wallet.example/a", 1).await;
-    let signed = reports(&first).await;
+    let signed = community_reports(&first, "guild").await;
     let valid_until = signed[0]["valid_until"].as_u64().unwrap();
 
     // By the latest block the report is still valid, but the next block comes after its window:

@@ -12,7 +12,7 @@ use alloy::primitives::{Address, keccak256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
-use common::{TestApp, TestDb, app, restart, service_entries};
+use common::{TestApp, TestDb, app, community_reports, restart, service_entries};
 use revshare_oracle::chain::contract::RevShare;
 use revshare_oracle::config::Config;
 use revshare_oracle::keys::{KeySource, write_key_file};
@@ -132,26 +132,10 @@ async fn put_pool(app: &TestApp, community: &str, name: &str, entries: &[(&str, 
     );
 }
 
-/// The community's reports, oldest first.
-async fn reports(app: &TestApp, community: &str) -> Vec<Value> {
-    let reply = app
-        .get(&format!("/v1/communities/{community}/reports?limit=100"))
-        .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    let mut reports = reply.json().as_array().unwrap().clone();
-    reports.reverse();
-    reports
-}
-
 /// Waits until every report of the community has left the outbox; returns them.
 async fn settled(app: &TestApp, community: &str, expected: usize) -> Vec<Value> {
     for _ in 0..POLLS {
-        let reports = reports(app, community).await;
+        let reports = community_reports(app, community).await;
         if reports.len() == expected
             && reports
                 .iter()
@@ -163,7 +147,7 @@ async fn settled(app: &TestApp, community: &str, expected: usize) -> Vec<Value> 
     }
     panic!(
         "the reports did not settle: {:#?}",
-        reports(app, community).await
+        community_reports(app, community).await
     );
 }
 
@@ -311,7 +295,7 @@ async fn a_report_signed_before_a_restart_lands_exactly_once(db: TestDb) {
     )
     .await;
     assert!(
-        reports(&first, "studio")
+        community_reports(&first, "studio")
             .await
             .iter()
             .all(|r| r["status"] == "pending")
@@ -396,7 +380,7 @@ async fn reports_signed_while_the_node_is_down_land_in_order_when_it_is_back(db:
     put_pool(&app, "radio", "default", &[("$wallet.example/b", 2)]).await;
     put_pool(&app, "radio", "news", &[("$wallet.example/c", 3)]).await;
     put_pool(&app, "radio", "default", &[("$wallet.example/d", 4)]).await;
-    let waiting = reports(&app, "radio").await;
+    let waiting = community_reports(&app, "radio").await;
     assert_eq!(waiting.len(), 4);
     assert!(
         waiting[1..]

@@ -144,6 +144,22 @@ pub async fn service_entries(app: &TestApp, community: &str, pool: &str) -> Vec<
         .collect()
 }
 
+/// The community's signed reports, oldest first.
+pub async fn community_reports(app: &TestApp, community: &str) -> Vec<serde_json::Value> {
+    let reply = app
+        .get(&format!("/v1/communities/{community}/reports?limit=100"))
+        .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let mut reports = reply.json().as_array().unwrap().clone();
+    reports.reverse();
+    reports
+}
+
 /// Builds the service on `db`, with the admin token set and `adjust` applied to the config.
 pub async fn app(db: TestDb, adjust: impl FnOnce(&mut revshare_oracle::config::Config)) -> TestApp {
     let mut config = revshare_oracle::config::Config {
