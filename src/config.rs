@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Everything the service reads at start-up.
@@ -295,13 +295,15 @@ impl MonetizationConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IndexerConfig {
-    /// The node's JSON-RPC URL (HTTP). Hosted nodes put API keys in it, so it is a secret: never
-    /// logged or printed.
+    /// The node's JSON-RPC URL (HTTP); `chain.rpc_url` when not given. Hosted nodes put API keys
+    /// in it, so it is a secret: never logged or printed.
     #[serde(skip_serializing)]
     pub rpc_url: SecretString,
-    /// The RevShare contract's address.
+    /// The RevShare contract's address; `oracle.contract` when not given.
     pub contract: alloy_primitives::Address,
-    /// The block the contract was deployed in, where reading starts.
+    /// The block the contract was deployed in, where reading starts (the chain's first by
+    /// default, which is right for a local Anvil and slow on a long chain).
+    #[serde(default)]
     pub deployment_block: u64,
     /// Most blocks read with one `eth_getLogs`; the indexer asks for less when the node refuses.
     #[serde(default = "IndexerConfig::default_batch_size")]
@@ -356,8 +358,27 @@ impl Config {
     }
 
     fn extract(figment: Figment) -> Result<Self, ConfigError> {
-        figment.extract().map_err(|e| ConfigError(Box::new(e)))
+        with_indexer_defaults(figment)
+            .extract()
+            .map_err(|e| ConfigError(Box::new(e)))
     }
+}
+
+/// With an `[indexer]` section, follows by default the node the relayer sends to and the contract
+/// the oracle signs for, so that turning the indexer on takes one line.
+fn with_indexer_defaults(figment: Figment) -> Figment {
+    if figment.find_value("indexer").is_err() {
+        return figment;
+    }
+    let rpc_url = figment
+        .extract_inner::<String>("chain.rpc_url")
+        .unwrap_or_else(|_| ChainConfig::default().rpc_url.expose_secret().to_string());
+    let contract = figment
+        .extract_inner::<alloy_primitives::Address>("oracle.contract")
+        .unwrap_or(OracleConfig::default().contract);
+    figment
+        .join(Serialized::default("indexer.rpc_url", rpc_url))
+        .join(Serialized::default("indexer.contract", contract))
 }
 
 #[cfg(test)]
@@ -365,7 +386,6 @@ impl Config {
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
 
     #[test]
     fn defaults_run_with_no_file() {
@@ -437,11 +457,41 @@ mod tests {
     }
 
     #[test]
-    fn an_indexer_without_its_contract_is_an_error() {
+    fn an_indexer_follows_the_relayers_node_and_the_oracles_contract_unless_told_otherwise() {
         figment::Jail::expect_with(|jail| {
-            jail.set_env("REVSHARE_INDEXER__RPC_URL", "http://127.0.0.1:8545");
-            let err = Config::load(None).unwrap_err();
-            assert!(err.to_string().contains("contract"), "{err}");
+            jail.create_file(
+                "indexer.toml",
+                "[chain]\nrpc_url = \"https://node.example/v3/key-456\"\n\
+                 [oracle]\ncontract = \"0x00000000000000000000000000000000000000aa\"\n\
+                 [indexer]\n",
+            )?;
+            let config = Config::load(Some(Path::new("indexer.toml"))).unwrap();
+            let indexer = config
+                .indexer
+                .as_ref()
+                .expect("an [indexer] section turns it on");
+            assert_eq!(
+                indexer.rpc_url.expose_secret(),
+                "https://node.example/v3/key-456"
+            );
+            assert_eq!(indexer.contract, config.oracle.contract);
+            assert_eq!(indexer.deployment_block, 0);
+
+            jail.set_env("REVSHARE_INDEXER__RPC_URL", "http://127.0.0.1:9545");
+            jail.set_env(
+                "REVSHARE_INDEXER__CONTRACT",
+                "0x00000000000000000000000000000000000000bb",
+            );
+            let config = Config::load(Some(Path::new("indexer.toml"))).unwrap();
+            let indexer = config.indexer.as_ref().unwrap();
+            assert_eq!(indexer.rpc_url.expose_secret(), "http://127.0.0.1:9545");
+            assert_ne!(indexer.contract, config.oracle.contract);
+
+            jail.clear_env();
+            jail.set_env("REVSHARE_INDEXER__CONFIRMATIONS", "1");
+            let indexer = Config::load(None).unwrap().indexer.unwrap();
+            assert_eq!(indexer.rpc_url.expose_secret(), "http://127.0.0.1:8545");
+            assert_eq!(indexer.contract, OracleConfig::default().contract);
             Ok(())
         });
     }
