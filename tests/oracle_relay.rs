@@ -279,6 +279,15 @@ async fn three_of_five_sign_and_a_rotation_hands_over_to_the_next_set(db: TestDb
         deployment.on_chain_entries("guild", "default").await,
         vec![("https://wallet.example/two".to_string(), 2)]
     );
+
+    // The page checks each report against the set in force at its place: both verify.
+    let html = String::from_utf8_lossy(&app.get("/c/guild").await.body).into_owned();
+    assert_eq!(
+        html.matches(r#"data-signatures="verified""#).count(),
+        2,
+        "{html}"
+    );
+    assert!(!html.contains(r#"data-signatures="invalid""#), "{html}");
 }
 
 async fn a_report_signed_before_a_restart_lands_exactly_once(db: TestDb) {

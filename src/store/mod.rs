@@ -17,6 +17,7 @@ mod pools;
 mod relay;
 mod reports;
 mod scheduler;
+mod signer_timeline;
 mod sources;
 mod splits;
 mod votes;
@@ -44,6 +45,7 @@ pub use policies::{DecisionLink, EvaluationRecord, ProposalState, StoredDecision
 pub use relay::Reissue;
 pub use reports::{RelayStatus, StoredReport, StoredSigned};
 pub use scheduler::PendingWalletChange;
+pub use signer_timeline::SignerTimeline;
 pub use sources::DiscourseSource;
 pub use votes::{EvidenceDocument, NewVote, Reading, ReadingOutcome, VoteRecord};
 

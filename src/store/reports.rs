@@ -118,11 +118,15 @@ pub struct StoredReport {
     pub created_at: Timestamp,
     /// The digest of the re-issued report that replaced it, when it is superseded.
     pub superseded_by: Option<B256>,
+    /// Its place in the outbox, which decides the signer set it is signed by: a re-issued report
+    /// takes the place of the one it supersedes.
+    pub place: i64,
 }
 
 pub(super) const REPORT_COLUMNS: &str = "r.id, r.kind, c.slug, r.pool, r.pool_version, r.chain_id, r.contract, \
      r.digest, r.report, r.signatures, r.evidence, r.status, r.tx_hash, r.block_number, \
-     r.attempts, r.last_error, r.created_at_ms, r.superseded_by";
+     r.attempts, r.last_error, r.created_at_ms, r.superseded_by, \
+     COALESCE(r.outbox_position, r.id) AS place";
 
 /// A row's place in the outbox: a re-issued report takes the place of the one it supersedes.
 pub(super) const PLACE: &str = "COALESCE(r.outbox_position, r.id)";
@@ -476,7 +480,7 @@ pub(super) async fn signer_set_before_place(
     }
 }
 
-fn decode_signer_set(encoded: &str) -> Result<SignerSet, StoreError> {
+pub(super) fn decode_signer_set(encoded: &str) -> Result<SignerSet, StoreError> {
     let bytes = hex::decode(encoded).map_err(|e| corrupt("stored signer report", e))?;
     let report =
         abi::SignerReport::abi_decode(&bytes).map_err(|e| corrupt("stored signer report", e))?;
@@ -552,6 +556,7 @@ pub(super) fn decode_row(row: &AnyRow) -> Result<StoredReport, StoreError> {
             .try_get::<Option<String>, _>("superseded_by")?
             .map(|digest| digest.parse().map_err(|e| corrupt("successor digest", e)))
             .transpose()?,
+        place: row.try_get("place")?,
     })
 }
 

@@ -141,6 +141,10 @@ async fn report_cells(
     let mut cells = std::collections::HashMap::new();
     let mut superseded: std::collections::HashMap<(String, u64), Vec<String>> =
         std::collections::HashMap::new();
+    let timeline = match &state.oracle {
+        Some(oracle) => Some(state.store.signer_timeline(oracle).await?),
+        None => None,
+    };
     for report in state
         .store
         .community_reports(community_id, REPORTS_SHOWN)
@@ -156,13 +160,9 @@ async fn report_cells(
             digests.insert(0, signed.digest().to_string());
             continue;
         }
-        let verified = match &state.oracle {
-            Some(oracle) => {
-                let set = state.store.signer_set_before(report.id, oracle).await?;
-                Some(crate::report::verify(signed, &set).is_ok())
-            }
-            None => None,
-        };
+        let verified = timeline
+            .as_ref()
+            .map(|timeline| crate::report::verify(signed, timeline.before(report.place)).is_ok());
         cells.insert(
             (pool.clone(), version),
             ReportCell::new(&report, signed, verified),
