@@ -11,7 +11,8 @@
 //! 3. carries out the actions of every decision not carried out yet, then marks it.
 //!
 //! A newer wallet change of a member first fails their open wallet proposals as superseded, and a
-//! vote its platform refused to start fails its proposal (`ending`). Admins' requests and policy
+//! vote its platform refused to start, or an admin cancelled before it started, fails its
+//! proposal (`ending`). Admins' requests and policy
 //! changes open proposals through the same path as wallet changes (`opening`).
 //!
 //! Restart-safe: every step is found again from the store (the proposal about a change by its
