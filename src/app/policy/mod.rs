@@ -100,16 +100,12 @@ fn now() -> Timestamp {
 
 /// One pass at the recorded time `at`: wallet changes, then every community's open proposals and
 /// pending decisions. Waits for a pass in progress first; tests call it to drive the scheduler
-/// with a controlled clock.
+/// with a controlled clock. A failed pass is counted in the metrics.
 pub async fn run_pass(state: &AppState, at: Timestamp) -> Result<PassSummary, StoreError> {
     let _pass = state.scheduler.pass.lock().await;
-    let mut summary = handle_wallet_changes(state, at).await?;
-    for community in state.snapshots.all() {
-        if state.scheduler.controls.is_stopping() {
-            break;
-        }
-        summary.add(advance_community(state, &community, at).await?);
-    }
+    let summary = pass(state, at).await.inspect_err(|_| {
+        state.metrics.policy_passes_failed.inc();
+    })?;
     if summary != PassSummary::default() {
         tracing::info!(
             opened = summary.opened,
@@ -118,6 +114,18 @@ pub async fn run_pass(state: &AppState, at: Timestamp) -> Result<PassSummary, St
             executed = summary.executed,
             "policy pass"
         );
+    }
+    Ok(summary)
+}
+
+/// The pass itself: stops at the first error it cannot step over (the database, say).
+async fn pass(state: &AppState, at: Timestamp) -> Result<PassSummary, StoreError> {
+    let mut summary = handle_wallet_changes(state, at).await?;
+    for community in state.snapshots.all() {
+        if state.scheduler.controls.is_stopping() {
+            break;
+        }
+        summary.add(advance_community(state, &community, at).await?);
     }
     Ok(summary)
 }

@@ -11,6 +11,7 @@ use crate::policy::{
     self, Evaluation, Evidence, Opening, PolicyVersion, Proposal, VoteFacts, VoterStanding,
 };
 use crate::store::{StoreError, StoredDecision, StoredProposal, VoteRecord};
+use crate::telemetry::Metrics;
 use crate::voting::lifecycle::Lifecycle;
 use crate::voting::{VoteHandle, VoteState};
 
@@ -271,6 +272,7 @@ pub(super) async fn decide(
     tracing::info!(community = %community.community.slug, proposal = proposal_id,
         outcome = stored.outcome.as_str(), reason = %stored.reason, hash = %stored.hash,
         "proposal decided");
+    Metrics::count(&state.metrics.policy_decisions, stored.outcome.as_str());
     execute(state, community, &stored, at).await?;
     Ok(true)
 }
@@ -291,5 +293,7 @@ async fn execute(
     state
         .store
         .mark_decision_executed(community.id, stored.proposal_id, at)
-        .await
+        .await?;
+    state.metrics.policy_decisions_executed.inc();
+    Ok(())
 }
