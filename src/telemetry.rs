@@ -77,6 +77,14 @@ pub struct Metrics {
     pub chain_indexed_events: Counter,
     /// Reorganisations the chain indexer rolled back.
     pub chain_reorgs: Counter,
+    /// Proposals the policy scheduler opened.
+    pub policy_proposals_opened: Counter,
+    /// Proposals decided, by outcome (`passed`, `failed`).
+    pub policy_decisions: Family<OutcomeLabels, Counter>,
+    /// Decisions whose actions were all carried out.
+    pub policy_decisions_executed: Counter,
+    /// Scheduler passes that failed (the database, say) and were retried on the next tick.
+    pub policy_passes_failed: Counter,
 }
 
 impl Default for Metrics {
@@ -101,6 +109,10 @@ impl Default for Metrics {
         let chain_indexed_block = Gauge::default();
         let chain_indexed_events = Counter::default();
         let chain_reorgs = Counter::default();
+        let policy_proposals_opened = Counter::default();
+        let policy_decisions = Family::<OutcomeLabels, Counter>::default();
+        let policy_decisions_executed = Counter::default();
+        let policy_passes_failed = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests answered",
@@ -172,6 +184,26 @@ impl Default for Metrics {
             "Chain reorganisations the indexer rolled back",
             chain_reorgs.clone(),
         );
+        registry.register(
+            "policy_proposals_opened",
+            "Proposals the policy scheduler opened",
+            policy_proposals_opened.clone(),
+        );
+        registry.register(
+            "policy_decisions",
+            "Proposals decided, by outcome",
+            policy_decisions.clone(),
+        );
+        registry.register(
+            "policy_decisions_executed",
+            "Decisions whose actions were all carried out",
+            policy_decisions_executed.clone(),
+        );
+        registry.register(
+            "policy_passes_failed",
+            "Policy scheduler passes that failed and were retried",
+            policy_passes_failed.clone(),
+        );
         Metrics {
             registry,
             reports_applied,
@@ -189,6 +221,10 @@ impl Default for Metrics {
             chain_indexed_block,
             chain_indexed_events,
             chain_reorgs,
+            policy_proposals_opened,
+            policy_decisions,
+            policy_decisions_executed,
+            policy_passes_failed,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The chain index's storage, on SQLite and PostgreSQL alike: batches and their cursor commit
 //! together, a moved cursor refuses a stale writer, rollbacks remove exactly what orphaned blocks
-//! wrote, confirmations only ever advance, and an indexed event's content cannot be changed.
+//! wrote, confirmations only ever advance, and an indexed event's content cannot be changed; the
+//! block at which reconciliation first saw a report missing is kept once, and never rewritten.
 
 mod common;
 
@@ -364,6 +365,55 @@ async fn an_indexed_event_cannot_be_rewritten(db: TestDb) {
     );
 }
 
+async fn a_report_first_seen_missing_keeps_its_first_block(db: TestDb) {
+    let report = Digest::new(B256::repeat_byte(0x77));
+    let other = IndexedContract {
+        chain_id: 31337,
+        contract: Address::repeat_byte(0xc1),
+    };
+    assert_eq!(
+        db.store.first_missing(&INDEXED, report).await.unwrap(),
+        None
+    );
+    let at = Timestamp(1_700_000_000_000);
+    assert_eq!(
+        db.store
+            .record_first_missing(&INDEXED, report, 10, at)
+            .await
+            .unwrap(),
+        10
+    );
+    assert_eq!(
+        db.store
+            .record_first_missing(&INDEXED, report, 25, at)
+            .await
+            .unwrap(),
+        10,
+        "a later sighting keeps the first block"
+    );
+    assert_eq!(
+        db.store.first_missing(&INDEXED, report).await.unwrap(),
+        Some(10)
+    );
+    assert_eq!(
+        db.store.first_missing(&other, report).await.unwrap(),
+        None,
+        "another contract's index has its own patience"
+    );
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    for statement in [
+        "UPDATE reconciliation_missing SET first_block = 30",
+        "DELETE FROM reconciliation_missing",
+    ] {
+        let message = conn
+            .execute(statement)
+            .await
+            .expect_err(statement)
+            .to_string();
+        assert!(message.contains("append-only"), "{statement}: {message}");
+    }
+}
+
 on_both_databases!(
     a_batch_and_its_cursor_commit_together,
     a_batch_of_many_rows_round_trips,
@@ -371,4 +421,5 @@ on_both_databases!(
     a_rollback_removes_what_orphaned_blocks_wrote,
     pool_queries_see_only_their_pool_and_contract,
     an_indexed_event_cannot_be_rewritten,
+    a_report_first_seen_missing_keeps_its_first_block,
 );

@@ -1,6 +1,7 @@
 //! The oracle end to end on a real Anvil chain: a pool change is signed, relayed and applied by
 //! the RevShare contract; M-of-N signing and rotation; a restart between signing and landing; a
-//! node that goes away and comes back; and a report that fails local verification is never sent.
+//! node that goes away and comes back; a report that fails local verification is never sent; and
+//! reconciliation flags what the chain lacks or holds instead, across a restart.
 
 mod common;
 mod support;
@@ -564,5 +565,17 @@ async fn reconciliation_flags_a_report_missing_on_chain_and_a_chain_that_differs
         metrics.contains("revshare_reconciliation_divergences 2"),
         "{metrics}"
     );
+
+    // After a restart, with no block mined since, the report is still missing at once: the
+    // patience is not waited again.
     index.stop().await;
+    let app = restart(app, |c| {
+        deployment.configure(c, &[1], &[1], 1, false);
+        c.indexer = Some(indexer_config(&deployment));
+        c.chain.reconcile_interval_ms = 100;
+        c.chain.missing_after_blocks = 3;
+    })
+    .await;
+    let row = reconciled(&app, "guild/news", "missing_on_chain").await;
+    assert!(row["blocks"].as_u64().unwrap() >= 3, "{row}");
 }

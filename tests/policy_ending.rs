@@ -1,7 +1,7 @@
 //! Ending a proposal without its vote's verdict, in the pure core: a newer change of the same
 //! member's wallet supersedes it (failed, the vote closed, the member told, no pool action), a
-//! vote the platform refused fails it (and `on_fail` follows); the evidence of both re-runs, and
-//! the replay does what the scheduler does.
+//! vote the platform refused or an admin cancelled before it started fails it (and `on_fail`
+//! follows); the evidence of each re-runs, and the replay does what the scheduler does.
 
 mod policy_fixtures;
 
@@ -9,7 +9,8 @@ use policy_fixtures::{HOUR, T0, ann_adds_wallet, at, facts, member, revshare, wa
 use revshare_oracle::domain::{CommunitySlug, PoolName, Timestamp, WalletAddress};
 use revshare_oracle::policy::{
     Action, Closing, Event, Evidence, EvidenceError, Fact, GRANT_REPORT_POLICY, Happening, Outcome,
-    Policy, PolicyVersion, Subject, default_policies, is_superseded_by, refused, replay, supersede,
+    Policy, PolicyVersion, Subject, cancelled, default_policies, is_superseded_by, parse_events,
+    refused, replay, supersede,
 };
 
 fn ann_clears_wallet() -> Subject {
@@ -123,6 +124,39 @@ fn a_vote_the_platform_refused_fails_and_on_fail_follows() {
 }
 
 #[test]
+fn a_vote_cancelled_before_it_started_fails_and_on_fail_follows() {
+    let policy = revshare();
+    let mut proposal = wallet_vote(&policy);
+    proposal.vote = None;
+    let decision = cancelled(&policy, &proposal).unwrap();
+    assert_eq!(decision.outcome, Outcome::Failed);
+    assert_eq!(decision.closed_by, Some(Closing::Cancelled));
+    assert_eq!(
+        decision.reason(),
+        "the vote was cancelled before it started, failed"
+    );
+    assert!(
+        !decision
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::CloseVote { .. })),
+        "no vote to close"
+    );
+    let told = notes(&decision.actions);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].1.contains("cancelled"), "{}", told[0].1);
+    assert!(told[0].1.contains("no vote was started"), "{}", told[0].1);
+    assert_eq!(
+        refused(&policy, &proposal, "x".into())
+            .unwrap()
+            .actions
+            .len(),
+        decision.actions.len(),
+        "the same `on_fail` actions as a refused vote"
+    );
+}
+
+#[test]
 fn the_member_is_told_even_when_on_fail_says_nothing() {
     let start = GRANT_REPORT_POLICY
         .find("on_fail = [\n  { do = \"notify\", title = \"Your wallet was not added\"")
@@ -156,6 +190,7 @@ fn evidence_of_an_ended_proposal_reruns_and_refuses_tampering() {
     let decisions = [
         supersede(&policy, &proposal, ann_clears_wallet()).unwrap(),
         refused(&policy, &proposal, "(403) forbidden".into()).unwrap(),
+        cancelled(&policy, &proposal).unwrap(),
     ];
     for decision in decisions {
         let evidence = Evidence::new(
@@ -277,5 +312,63 @@ fn the_replay_supersedes_and_fails_refused_votes_as_the_scheduler_does() {
             .is_none_or(|p| p.entries().is_empty()),
         "{:?}",
         replayed.pools
+    );
+}
+
+#[test]
+fn the_replay_fails_a_cancelled_vote_once() {
+    let log = r#"
+{"at": "2026-01-01T00:00:00Z", "fact": "wallet", "member": "ann", "wallet": "$wallet.example/ann"}
+{"at": "2026-01-01T01:00:00Z", "fact": "vote_cancelled", "proposal": 1}
+{"at": "2026-01-01T02:00:00Z", "fact": "vote_cancelled", "proposal": 1}
+{"at": "2026-01-01T03:00:00Z", "fact": "ballot", "proposal": 1, "member": "ann", "choices": ["approve"]}
+"#;
+    let events = parse_events(log).unwrap();
+    let replayed = replay(
+        CommunitySlug::parse("forum").unwrap(),
+        default_policies(),
+        &events,
+    )
+    .unwrap();
+    let decided: Vec<(u64, Outcome, String)> = replayed
+        .happenings
+        .iter()
+        .filter_map(|h| match h {
+            Happening::Decided {
+                proposal,
+                decision,
+                reason,
+                ..
+            } => Some((*proposal, decision.outcome, reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        decided,
+        [(
+            1,
+            Outcome::Failed,
+            "the vote was cancelled before it started, failed".to_string()
+        )]
+    );
+    assert!(
+        replayed
+            .happenings
+            .iter()
+            .any(|h| matches!(h, Happening::Refused { line: Some(4), .. })),
+        "a second cancellation changes nothing: {:?}",
+        replayed.happenings
+    );
+    assert!(
+        replayed
+            .pools
+            .get(&PoolName::parse("default").unwrap())
+            .is_none_or(|p| p.entries().is_empty()),
+        "the wallet never joins: {:?}",
+        replayed.pools
+    );
+    assert!(
+        parse_events(r#"{"at": "2026-01-01T00:00:00Z", "fact": "vote_cancelled"}"#).is_err(),
+        "a cancellation names its proposal"
     );
 }

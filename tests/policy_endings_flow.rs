@@ -1,8 +1,9 @@
 //! Proposals that end without their vote's verdict, on SQLite and PostgreSQL, against the fake
 //! Discourse: a member (or an admin) who clears or replaces the wallet while its vote runs
 //! supersedes that proposal (failed, the poll closed, the member told once, and a late approval
-//! adds nothing); a poll Discourse refuses to create (403) fails the proposal, names the refusal
-//! and tells the member, instead of leaving it open forever.
+//! adds nothing); a poll Discourse refuses to create (403), or a vote an admin cancels through
+//! the voting API before it started, fails the proposal, names why and tells the member, instead
+//! of leaving it open forever.
 
 mod common;
 mod policy;
@@ -248,9 +249,94 @@ async fn a_poll_discourse_refuses_fails_the_proposal_and_tells_the_member(db: Te
     );
 }
 
+async fn a_vote_cancelled_before_it_started_fails_the_proposal_and_tells_the_member(db: TestDb) {
+    let forum = Forum::start_with(db, |config| config.voting.worker = false).await;
+    forum.fake.add_user(7, "ann", &[]);
+    forum
+        .profile(&FakeUser::new(7, "ann", Some(ANN_WALLET)))
+        .await;
+    run_pass(&forum.app.state, now()).await.unwrap();
+    let proposal = forum.proposals().await.remove(0);
+    let vote = revshare_oracle::app::policy::proposal_vote(&forum.app.state, forum.id, proposal.id)
+        .await
+        .unwrap()
+        .expect("the vote's intent is stored");
+    assert_eq!(vote.state.as_str(), "starting");
+
+    let closed = forum
+        .app
+        .admin(
+            "POST",
+            &format!("/v1/communities/forum/votes/{}/close", vote.id),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(
+        closed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&closed.body)
+    );
+    assert_eq!(closed.json()["state"], "cancelled");
+
+    let proposal = forum
+        .settle("the proposal fails", async |f| {
+            let first = f.proposals().await.into_iter().next()?;
+            (first.state == ProposalState::Failed).then_some(first)
+        })
+        .await;
+    let decision = forum
+        .app
+        .state
+        .store
+        .decision_of(proposal.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        decision.reason, "the vote was cancelled before it started, failed",
+        "the reason names the cancellation"
+    );
+    let read = forum
+        .app
+        .get_admin(&format!(
+            "/v1/admin/communities/forum/proposals/{}",
+            proposal.id
+        ))
+        .await
+        .json();
+    assert_eq!(read["vote"]["state"], "cancelled", "{read}");
+    assert_eq!(read["decision"]["outcome"], "failed", "{read}");
+
+    let told = forum
+        .settle("ann is told the vote was cancelled", async |f| {
+            let told = titled(f, "Your wallet was not added");
+            (!told.is_empty()).then_some(told)
+        })
+        .await;
+    assert!(told[0].contains("cancelled"), "{}", told[0]);
+    assert!(told[0].contains("no vote was started"), "{}", told[0]);
+
+    passes(&forum, 3).await;
+    assert_eq!(
+        titled(&forum, "Your wallet was not added").len(),
+        1,
+        "told once"
+    );
+    assert!(titled(&forum, "Your wallet is being voted on").is_empty());
+    assert_eq!(wallets(&forum.default_pool().await), [(BOB.to_string(), 1)]);
+    assert_eq!(
+        forum.fake.count(axum::http::Method::POST, "/posts.json")
+            - forum.fake.private_messages().len(),
+        0,
+        "the cancelled poll is never created"
+    );
+}
+
 on_both_databases!(
     a_cleared_wallet_supersedes_its_running_vote,
     a_replaced_wallet_supersedes_and_opens_its_own_vote,
     an_admin_clearing_the_wallet_supersedes_the_vote_too,
     a_poll_discourse_refuses_fails_the_proposal_and_tells_the_member,
+    a_vote_cancelled_before_it_started_fails_the_proposal_and_tells_the_member,
 );

@@ -2,14 +2,14 @@
 //! holds, pool by pool, and flags divergence in logs, metrics and the API: a report still missing
 //! on chain after N indexed blocks, or an on-chain head that is not the report this oracle signed.
 //!
-//! The comparison is a pure function ([`classify`]); the edge reads the outbox and the index and
-//! remembers, per report, the indexed block at which it was first seen missing.
-
-use std::collections::HashMap;
+//! The comparison is a pure function ([`classify`]); the edge reads the outbox and the index, and
+//! records in the store, per report, the indexed block at which it was first seen missing, so a
+//! restart does not start the patience again.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::Timestamp;
 use crate::http::AppState;
 use crate::report::Digest;
 use crate::store::{IndexedContract, StoreError, StoredSigned};
@@ -107,88 +107,85 @@ pub fn classify(
     }
 }
 
-/// Remembers, per report, the indexed block at which it was first seen missing.
-#[derive(Default)]
-pub struct Reconciler {
-    first_missing: HashMap<Digest, u64>,
+/// Compares every reported pool with the index of `indexed`, flagging what diverges after
+/// `patience_blocks` indexed blocks. `None` while the index has not read anything yet.
+pub async fn check(
+    state: &AppState,
+    indexed: &IndexedContract,
+    patience_blocks: u64,
+) -> Result<Option<Reconciliation>, StoreError> {
+    let Some(oracle) = &state.oracle else {
+        return Ok(None);
+    };
+    let Some(cursor) = state.store.chain_cursor(indexed).await? else {
+        return Ok(None);
+    };
+    let mut pools = Vec::new();
+    for report in state.store.latest_pool_reports(oracle.domain()).await? {
+        let StoredSigned::Pool(signed) = &report.signed else {
+            continue;
+        };
+        let id = signed.report().id();
+        let chain = state
+            .store
+            .chain_pool_head(indexed, id, false)
+            .await?
+            .and_then(|head| match head.event.event {
+                crate::chain::events::ReportEvent::Pool(applied) => {
+                    Some((applied.report.seq, applied.digest))
+                }
+                crate::chain::events::ReportEvent::Signers(_) => None,
+            });
+        let local = (signed.report().seq(), signed.digest());
+        let since = state.store.first_missing(indexed, local.1).await?;
+        let blocks = |since: u64| cursor.block.saturating_sub(since);
+        let mut standing = classify(local, chain, since.map_or(0, blocks), patience_blocks);
+        if since.is_none() && is_missing(&standing) {
+            let now = Timestamp(jiff::Timestamp::now().as_millisecond());
+            let since = state
+                .store
+                .record_first_missing(indexed, local.1, cursor.block, now)
+                .await?;
+            standing = classify(local, chain, blocks(since), patience_blocks);
+        }
+        let pool = format!(
+            "{}/{}",
+            report.community.as_deref().unwrap_or("?"),
+            report.pool.as_deref().unwrap_or("?")
+        );
+        if standing.is_divergence() {
+            tracing::warn!(
+                pool,
+                ?standing,
+                "the chain diverges from what this oracle signed"
+            );
+        }
+        pools.push(PoolReconciliation {
+            pool,
+            local_seq: local.0,
+            local_digest: local.1.to_string(),
+            chain_seq: chain.map_or(0, |(seq, _)| seq),
+            standing,
+        });
+    }
+    let divergences = pools.iter().filter(|p| p.standing.is_divergence()).count();
+    state
+        .metrics
+        .reconciliation_divergences
+        .set(divergences as i64);
+    Ok(Some(Reconciliation {
+        indexed_block: cursor.block,
+        pools,
+        divergences,
+    }))
 }
 
-impl Reconciler {
-    /// Compares every reported pool with the index of `indexed`, flagging what diverges after
-    /// `patience_blocks` indexed blocks. `None` while the index has not read anything yet.
-    pub async fn check(
-        &mut self,
-        state: &AppState,
-        indexed: &IndexedContract,
-        patience_blocks: u64,
-    ) -> Result<Option<Reconciliation>, StoreError> {
-        let Some(oracle) = &state.oracle else {
-            return Ok(None);
-        };
-        let Some(cursor) = state.store.chain_cursor(indexed).await? else {
-            return Ok(None);
-        };
-        let mut pools = Vec::new();
-        for report in state.store.latest_pool_reports(oracle.domain()).await? {
-            let StoredSigned::Pool(signed) = &report.signed else {
-                continue;
-            };
-            let id = signed.report().id();
-            let chain = state
-                .store
-                .chain_pool_head(indexed, id, false)
-                .await?
-                .and_then(|head| match head.event.event {
-                    crate::chain::events::ReportEvent::Pool(applied) => {
-                        Some((applied.report.seq, applied.digest))
-                    }
-                    crate::chain::events::ReportEvent::Signers(_) => None,
-                });
-            let local = (signed.report().seq(), signed.digest());
-            let since = *self.first_missing.entry(local.1).or_insert(cursor.block);
-            let standing = classify(
-                local,
-                chain,
-                cursor.block.saturating_sub(since),
-                patience_blocks,
-            );
-            if !matches!(
-                standing,
-                Standing::Behind { .. } | Standing::MissingOnChain { .. }
-            ) {
-                self.first_missing.remove(&local.1);
-            }
-            let pool = format!(
-                "{}/{}",
-                report.community.as_deref().unwrap_or("?"),
-                report.pool.as_deref().unwrap_or("?")
-            );
-            if standing.is_divergence() {
-                tracing::warn!(
-                    pool,
-                    ?standing,
-                    "the chain diverges from what this oracle signed"
-                );
-            }
-            pools.push(PoolReconciliation {
-                pool,
-                local_seq: local.0,
-                local_digest: local.1.to_string(),
-                chain_seq: chain.map_or(0, |(seq, _)| seq),
-                standing,
-            });
-        }
-        let divergences = pools.iter().filter(|p| p.standing.is_divergence()).count();
-        state
-            .metrics
-            .reconciliation_divergences
-            .set(divergences as i64);
-        Ok(Some(Reconciliation {
-            indexed_block: cursor.block,
-            pools,
-            divergences,
-        }))
-    }
+/// Whether the chain lacks reports this oracle signed (for a while or not yet).
+fn is_missing(standing: &Standing) -> bool {
+    matches!(
+        standing,
+        Standing::Behind { .. } | Standing::MissingOnChain { .. }
+    )
 }
 
 /// Reconciles on the configured interval until stopped through `state.reconciler`, keeping the
@@ -196,14 +193,10 @@ impl Reconciler {
 pub fn start(state: AppState, indexed: IndexedContract) {
     let controls = state.reconciler.clone();
     let task = tokio::spawn(async move {
-        let mut reconciler = Reconciler::default();
         let interval =
             std::time::Duration::from_millis(state.config.chain.reconcile_interval_ms.max(100));
         while !state.reconciler.is_stopping() {
-            match reconciler
-                .check(&state, &indexed, state.config.chain.missing_after_blocks)
-                .await
-            {
+            match check(&state, &indexed, state.config.chain.missing_after_blocks).await {
                 Ok(Some(result)) => {
                     *state.reconciliation.lock().expect("not poisoned") = Some(result);
                 }

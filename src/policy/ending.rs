@@ -1,11 +1,13 @@
 //! Ending an open proposal without its vote's verdict, purely: a newer change of the same
-//! member's wallet supersedes it ([`supersede`]), or the platform refused to start its vote for
-//! good ([`refused`]). Both fail the proposal, with a reason that says why, and tell the member:
+//! member's wallet supersedes it ([`supersede`]), the platform refused to start its vote for
+//! good ([`refused`]), or someone cancelled the vote before it started ([`cancelled`]). Each
+//! fails the proposal, with a reason that says why, and tells the member:
 //!
 //! - superseded: the vote is closed (when it started) and only the `on_fail` messages follow,
 //!   never a pool, split or policy action, since the proposal is about a wallet the member no
 //!   longer states;
-//! - refused: every `on_fail` action follows, as for any failure; there is no vote to close.
+//! - refused or cancelled: every `on_fail` action follows, as for any failure; there is no vote
+//!   to close.
 //!
 //! When `on_fail` tells the member nothing, a plain message with the reason is added, so the
 //! member always learns what became of their proposal. The scheduler and the replay call these
@@ -65,8 +67,22 @@ pub fn refused(
     proposal: &Proposal,
     detail: String,
 ) -> Result<Decision, EngineError> {
+    unstarted(policy, proposal, Closing::Refused { detail })
+}
+
+/// The decision that fails `proposal` because its vote was cancelled before it started (an
+/// admin closed it through the voting API while the platform had not taken it yet).
+pub fn cancelled(policy: &PolicyVersion, proposal: &Proposal) -> Result<Decision, EngineError> {
+    unstarted(policy, proposal, Closing::Cancelled)
+}
+
+/// A failure, closed by `closing`, of a proposal whose vote never ran: every `on_fail` action.
+fn unstarted(
+    policy: &PolicyVersion,
+    proposal: &Proposal,
+    closing: Closing,
+) -> Result<Decision, EngineError> {
     let rule = rule_of(policy, proposal)?;
-    let closing = Closing::Refused { detail };
     let actions = failure(policy, rule, proposal, closing.clone())?;
     Ok(Decision {
         outcome: Outcome::Failed,

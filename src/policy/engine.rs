@@ -97,6 +97,9 @@ pub enum Closing {
         /// What the platform said.
         detail: String,
     },
+    /// The vote was cancelled (through the voting API) before it started: it fails, and
+    /// `on_fail` follows.
+    Cancelled,
 }
 
 /// A decided proposal: the outcome, the conditions that fired, and what follows.
@@ -140,6 +143,9 @@ impl Decision {
             ),
             Some(Closing::Refused { detail }) => {
                 format!("the platform refused to start the vote ({detail}), {outcome}")
+            }
+            Some(Closing::Cancelled) => {
+                format!("the vote was cancelled before it started, {outcome}")
             }
             None => decided,
         }

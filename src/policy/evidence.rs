@@ -163,6 +163,9 @@ impl Evidence {
                 &evidence.proposal,
                 detail.clone(),
             )?),
+            (Some(Closing::Cancelled), _) => {
+                Some(super::ending::cancelled(&policy, &evidence.proposal)?)
+            }
             (_, Some(facts)) => {
                 match engine::evaluate(&policy, &evidence.proposal, facts, evidence.decided_at)? {
                     Evaluation::Decided(decision) => Some(decision),

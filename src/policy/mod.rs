@@ -17,6 +17,7 @@ mod document;
 mod ending;
 mod engine;
 mod error;
+mod event_log;
 mod evidence;
 pub mod expr;
 mod render;
@@ -31,15 +32,16 @@ pub use definition::{
     BACKENDS, MAX_ITEMS, MAX_POLICY_BYTES, MAX_POLICY_COST, Named, Outcome, Policy, Rule, RuleKind,
     Verdict, VoteProcess,
 };
-pub use ending::{is_superseded_by, refused, supersede};
+pub use ending::{cancelled, is_superseded_by, refused, supersede};
 pub use engine::{
     Closing, Decision, Evaluation, Opening, PolicyVersion, Proposal, VoteFacts, VoterStanding,
     evaluate, open, opened,
 };
 pub use error::{EngineError, PolicyError};
+pub use event_log::{Event, Fact, ReplayError, parse_events};
 pub use evidence::{EVIDENCE_FORMAT, Evidence, EvidenceError, PolicyRecord};
 pub use render::{describe_policy, replay_json_lines, replay_text};
-pub use replay::{Event, Fact, Happening, ReplayError, Replayed, parse_events, replay};
+pub use replay::{Happening, Replayed, replay};
 pub use subject::{RequestedChange, Subject, TriggerKind};
 pub use template::{Placeholder, Template};
 

@@ -1,31 +1,16 @@
 //! Replaying a recorded event log through a community's policies, purely: the same log gives the
 //! same decisions (and decision hashes) on any node, which `policy simulate` prints.
 //!
-//! The log is JSON lines, each a fact with the time it was recorded (`at`, RFC 3339), in
-//! non-decreasing time order:
-//!
-//! | `fact` | fields | meaning |
-//! | --- | --- | --- |
-//! | `wallet` | `member`, `wallet` (a payment pointer, or `null`) | the member's profile now states this wallet |
-//! | `trust_level` | `member`, `level` | the platform gave the member this trust level |
-//! | `groups` | `member`, `groups` | the member now belongs to these groups |
-//! | `ballot` | `proposal`, `member`, `choices` | the member's ballot on a proposal's vote (replacing an earlier one) |
-//! | `withdraw` | `proposal`, `member` | the member withdrew their ballot |
-//! | `vote_refused` | `proposal`, `detail` | the platform refused to start the proposal's vote, for good |
-//! | `propose_policy` | `source` | a new policy version is proposed (its TOML text) |
-//! | `admin_request` | `note`, `change` | an admin asks for a change (see `RequestedChange`) |
-//! | `tick` | | the clock only: time passed |
-//!
-//! Proposals are numbered 1, 2, … in the order they open. Facts recorded at the same moment are
-//! applied together in a canonical order (standings, ballots, wallets, proposals, then by content)
-//! before the open proposals are evaluated once, so the order in which simultaneous facts arrived
-//! changes nothing. The platform is taken to close a vote at its `closes_after`. A wallet fact
+//! The log's format is `event_log`'s. Proposals are numbered 1, 2, … in the order they open.
+//! Facts recorded at the same moment are applied together in a canonical order (standings,
+//! ballots, wallets, proposals, then by content) before the open proposals are evaluated once, so
+//! the order in which simultaneous facts arrived changes nothing. The platform is taken to close a vote at its `closes_after`. A wallet fact
 //! that changes a member's wallet supersedes their open wallet proposals before it opens its own,
 //! as the scheduler does.
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::domain::{
     CommunitySlug, MemberId, Pool, PoolName, SplitRules, Timestamp, WalletAddress,
@@ -36,136 +21,9 @@ use super::action::Action;
 use super::constitution::Policies;
 use super::ending;
 use super::engine::{self, Decision, Evaluation, Opening, Proposal, VoteFacts, VoterStanding};
+use super::event_log::{Event, Fact, ReplayError};
 use super::evidence::Evidence;
-use super::subject::{RequestedChange, Subject};
-
-/// One fact of the log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "fact", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Fact {
-    /// The member's profile states this wallet (`None`: no wallet).
-    Wallet {
-        /// The member.
-        member: MemberId,
-        /// The wallet, as written.
-        wallet: Option<String>,
-    },
-    /// The member's trust level.
-    TrustLevel {
-        /// The member.
-        member: MemberId,
-        /// The level.
-        level: u8,
-    },
-    /// The member's groups.
-    Groups {
-        /// The member.
-        member: MemberId,
-        /// The groups.
-        groups: Vec<String>,
-    },
-    /// A ballot, replacing the member's earlier one.
-    Ballot {
-        /// The proposal.
-        proposal: u64,
-        /// The voter.
-        member: MemberId,
-        /// The options chosen.
-        choices: Vec<String>,
-    },
-    /// A withdrawn ballot.
-    Withdraw {
-        /// The proposal.
-        proposal: u64,
-        /// The voter.
-        member: MemberId,
-    },
-    /// The platform refused to start a proposal's vote, for good.
-    VoteRefused {
-        /// The proposal.
-        proposal: u64,
-        /// What the platform said.
-        detail: String,
-    },
-    /// A proposed policy version.
-    ProposePolicy {
-        /// Its TOML text.
-        source: String,
-    },
-    /// An admin's request.
-    AdminRequest {
-        /// Why.
-        note: String,
-        /// What.
-        change: RequestedChange,
-    },
-    /// Time passed.
-    Tick {},
-}
-
-impl Fact {
-    fn rank(&self) -> u8 {
-        match self {
-            Fact::TrustLevel { .. } | Fact::Groups { .. } => 0,
-            Fact::Ballot { .. } | Fact::Withdraw { .. } | Fact::VoteRefused { .. } => 1,
-            Fact::Wallet { .. } => 2,
-            Fact::ProposePolicy { .. } | Fact::AdminRequest { .. } => 3,
-            Fact::Tick {} => 4,
-        }
-    }
-}
-
-/// A fact with its recorded time and its line in the log.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
-    /// When it was recorded.
-    pub at: Timestamp,
-    /// What.
-    pub fact: Fact,
-    /// Its line in the log, from 1.
-    pub line: usize,
-}
-
-/// A log that cannot be replayed, with the line at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("event log line {line}: {message}")]
-pub struct ReplayError {
-    /// The line, from 1.
-    pub line: usize,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// Reads a JSON-lines event log; blank lines and lines starting with `#` are skipped.
-pub fn parse_events(text: &str) -> Result<Vec<Event>, ReplayError> {
-    let mut events: Vec<Event> = Vec::new();
-    for (index, raw) in text.lines().enumerate() {
-        let line = index + 1;
-        let raw = raw.trim();
-        if raw.is_empty() || raw.starts_with('#') {
-            continue;
-        }
-        let fail = |message: String| ReplayError { line, message };
-        let mut value: serde_json::Value =
-            serde_json::from_str(raw).map_err(|e| fail(format!("not JSON: {e}")))?;
-        let at = value
-            .as_object_mut()
-            .and_then(|o| o.remove("at"))
-            .ok_or_else(|| fail("each fact needs its time in `at`".into()))?;
-        let at: Timestamp = serde_json::from_value(at).map_err(|e| fail(format!("`at`: {e}")))?;
-        let fact: Fact = serde_json::from_value(value).map_err(|e| fail(e.to_string()))?;
-        if let Some(previous) = events.last().filter(|p| p.at > at) {
-            return Err(fail(format!(
-                "recorded at {}, before line {} ({}): the log must be in time order",
-                at.to_rfc3339(),
-                previous.line,
-                previous.at.to_rfc3339()
-            )));
-        }
-        events.push(Event { at, fact, line });
-    }
-    Ok(events)
-}
+use super::subject::Subject;
 
 /// What happened during a replay, in order.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -350,7 +208,7 @@ impl Run {
                     self.open_proposal(event, subject);
                 }
             }
-            Fact::VoteRefused { proposal, detail } => {
+            Fact::VoteRefused { proposal, .. } | Fact::VoteCancelled { proposal } => {
                 let Some(index) = self.open.iter().position(|o| o.id == *proposal) else {
                     if self.decided.contains(proposal) {
                         self.refuse(event, format!("proposal {proposal} is decided already"));
@@ -360,7 +218,13 @@ impl Run {
                 };
                 let open = self.open.remove(index);
                 let policy = self.version_of(&open.proposal);
-                match ending::refused(&policy, &open.proposal, detail.clone()) {
+                let ended = match &event.fact {
+                    Fact::VoteRefused { detail, .. } => {
+                        ending::refused(&policy, &open.proposal, detail.clone())
+                    }
+                    _ => ending::cancelled(&policy, &open.proposal),
+                };
+                match ended {
                     Ok(decision) => self.decide(open.id, open.proposal, None, event.at, decision),
                     Err(e) => {
                         self.refuse(event, format!("proposal {proposal}: {e}"));

@@ -14,6 +14,7 @@ mod loomio_sources;
 mod members;
 mod policies;
 mod pools;
+mod reconciliation;
 mod relay;
 mod reports;
 mod scheduler;

@@ -1,11 +1,12 @@
 //! Ending open proposals without their vote's verdict (the decisions are the pure core's,
-//! `policy::supersede` and `policy::refused`):
+//! `policy::supersede`, `policy::refused` and `policy::cancelled`):
 //!
 //! - a newer change of a member's wallet supersedes their open wallet proposals before its own
 //!   opens: a vote not started yet is cancelled, a started one is attached so the decision closes
 //!   it, and the proposal fails, so a late approval can never add a wallet the member dropped;
-//! - a vote the platform refused to start for good (the voting worker's give-up), or that its
-//!   backend can never run, fails its proposal, and the policy's `on_fail` actions follow.
+//! - a vote the platform refused to start for good (the voting worker's give-up), that its
+//!   backend can never run, or that an admin cancelled before it started, fails its proposal,
+//!   and the policy's `on_fail` actions follow.
 //!
 //! Each decision is recorded once (a proposal is decided once) and carried out like any other.
 
@@ -62,19 +63,24 @@ pub(super) async fn supersede_open(
     Ok(decided)
 }
 
-/// Fails an open proposal whose vote its platform refused to start, or its backend can never
-/// run, for good: `detail` says why, `at` is when that was recorded.
-pub(super) async fn fail_refused(
+/// Fails an open proposal whose vote never ran: its platform refused to start it, or its backend
+/// can never run it, for good (`Unstarted::Refused`), or an admin cancelled it before it started
+/// (`Unstarted::Cancelled`); `at` is when that was recorded.
+pub(super) async fn fail_unstarted(
     state: &AppState,
     community: &LiveCommunity,
     stored: &StoredProposal,
     version: &PolicyVersion,
-    detail: String,
+    why: Unstarted,
     at: Timestamp,
 ) -> Result<bool, StoreError> {
-    let decision = policy::refused(version, &stored.proposal, detail).map_err(engine_error)?;
+    let decision = match why {
+        Unstarted::Refused(detail) => policy::refused(version, &stored.proposal, detail),
+        Unstarted::Cancelled => policy::cancelled(version, &stored.proposal),
+    }
+    .map_err(engine_error)?;
     tracing::warn!(community = %community.community.slug, proposal = stored.id,
-        "the proposal's vote cannot run; the proposal fails");
+        reason = %decision.reason(), "the proposal's vote never ran; the proposal fails");
     decide(
         state,
         community,
@@ -86,6 +92,14 @@ pub(super) async fn fail_refused(
         decision,
     )
     .await
+}
+
+/// Why a proposal's vote never ran.
+pub(super) enum Unstarted {
+    /// The platform refused to start it, or its backend can never run it; says why.
+    Refused(String),
+    /// It was cancelled through the voting API before it started.
+    Cancelled,
 }
 
 /// Before a proposal is superseded: cancels its vote if it has not started (the voting worker

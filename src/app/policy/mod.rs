@@ -11,7 +11,8 @@
 //! 3. carries out the actions of every decision not carried out yet, then marks it.
 //!
 //! A newer wallet change of a member first fails their open wallet proposals as superseded, and a
-//! vote its platform refused to start fails its proposal (`ending`). Admins' requests and policy
+//! vote its platform refused to start, or an admin cancelled before it started, fails its
+//! proposal (`ending`). Admins' requests and policy
 //! changes open proposals through the same path as wallet changes (`opening`).
 //!
 //! Restart-safe: every step is found again from the store (the proposal about a change by its
@@ -99,16 +100,12 @@ fn now() -> Timestamp {
 
 /// One pass at the recorded time `at`: wallet changes, then every community's open proposals and
 /// pending decisions. Waits for a pass in progress first; tests call it to drive the scheduler
-/// with a controlled clock.
+/// with a controlled clock. A failed pass is counted in the metrics.
 pub async fn run_pass(state: &AppState, at: Timestamp) -> Result<PassSummary, StoreError> {
     let _pass = state.scheduler.pass.lock().await;
-    let mut summary = handle_wallet_changes(state, at).await?;
-    for community in state.snapshots.all() {
-        if state.scheduler.controls.is_stopping() {
-            break;
-        }
-        summary.add(advance_community(state, &community, at).await?);
-    }
+    let summary = pass(state, at).await.inspect_err(|_| {
+        state.metrics.policy_passes_failed.inc();
+    })?;
     if summary != PassSummary::default() {
         tracing::info!(
             opened = summary.opened,
@@ -117,6 +114,18 @@ pub async fn run_pass(state: &AppState, at: Timestamp) -> Result<PassSummary, St
             executed = summary.executed,
             "policy pass"
         );
+    }
+    Ok(summary)
+}
+
+/// The pass itself: stops at the first error it cannot step over (the database, say).
+async fn pass(state: &AppState, at: Timestamp) -> Result<PassSummary, StoreError> {
+    let mut summary = handle_wallet_changes(state, at).await?;
+    for community in state.snapshots.all() {
+        if state.scheduler.controls.is_stopping() {
+            break;
+        }
+        summary.add(advance_community(state, &community, at).await?);
     }
     Ok(summary)
 }

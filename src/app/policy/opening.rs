@@ -157,6 +157,7 @@ async fn open(
             tracing::info!(community = %community.community.slug, proposal = id,
                 trigger = subject.kind().as_str(), policy_version = version.version,
                 "proposal opened");
+            state.metrics.policy_proposals_opened.inc();
             summary.opened += 1;
             id
         }

@@ -11,11 +11,12 @@ use crate::policy::{
     self, Evaluation, Evidence, Opening, PolicyVersion, Proposal, VoteFacts, VoterStanding,
 };
 use crate::store::{StoreError, StoredDecision, StoredProposal, VoteRecord};
+use crate::telemetry::Metrics;
 use crate::voting::lifecycle::Lifecycle;
 use crate::voting::{VoteHandle, VoteState};
 
 use super::effects::run_action;
-use super::ending::fail_refused;
+use super::ending::{Unstarted, fail_unstarted};
 use super::opening::store_vote_intent;
 
 /// What one pass did, for logs and tests.
@@ -107,20 +108,33 @@ async fn advance_proposal(
             let refusal =
                 store_vote_intent(state, community, stored.id, &backend, &request, at).await?;
             if let Some(detail) = refusal
-                && fail_refused(state, community, &stored, version, detail, at).await?
+                && fail_unstarted(
+                    state,
+                    community,
+                    &stored,
+                    version,
+                    Unstarted::Refused(detail),
+                    at,
+                )
+                .await?
             {
                 summary.decided += 1;
             }
         }
         return Ok(summary);
     };
-    if stored.proposal.vote.is_none() && vote.state == Lifecycle::Failed {
-        let detail = vote
-            .last_error
-            .clone()
-            .unwrap_or_else(|| format!("the {} vote failed to start", vote.backend));
+    let unstarted = match vote.state {
+        Lifecycle::Failed => {
+            Some(Unstarted::Refused(vote.last_error.clone().unwrap_or_else(
+                || format!("the {} vote failed to start", vote.backend),
+            )))
+        }
+        Lifecycle::Cancelled => Some(Unstarted::Cancelled),
+        _ => None,
+    };
+    if let (None, Some(why)) = (&stored.proposal.vote, unstarted) {
         let at = vote.updated_at.max(stored.proposal.opened_at);
-        if fail_refused(state, community, &stored, version, detail, at).await? {
+        if fail_unstarted(state, community, &stored, version, why, at).await? {
             summary.decided += 1;
         }
         return Ok(summary);
@@ -258,6 +272,7 @@ pub(super) async fn decide(
     tracing::info!(community = %community.community.slug, proposal = proposal_id,
         outcome = stored.outcome.as_str(), reason = %stored.reason, hash = %stored.hash,
         "proposal decided");
+    Metrics::count(&state.metrics.policy_decisions, stored.outcome.as_str());
     execute(state, community, &stored, at).await?;
     Ok(true)
 }
@@ -278,5 +293,7 @@ async fn execute(
     state
         .store
         .mark_decision_executed(community.id, stored.proposal_id, at)
-        .await
+        .await?;
+    state.metrics.policy_decisions_executed.inc();
+    Ok(())
 }
