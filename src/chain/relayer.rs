@@ -112,7 +112,14 @@ impl Relayer {
             .expose_secret()
             .parse()
             .map_err(|_| RelayError::RpcUrl)?;
+        // The nonce is read from the node before each send, never cached: a send the contract
+        // refuses at estimation would otherwise use up a cached nonce, and every later transaction
+        // would wait behind the gap for good. The relayer sends one transaction at a time.
         let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_simple_nonce_management()
+            .fetch_chain_id()
             .wallet(EthereumWallet::from(signer))
             .connect_http(url)
             .erased();

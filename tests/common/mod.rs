@@ -120,6 +120,7 @@ pub async fn restart(
     let TestApp { router, state, db } = first;
     state.ingest.stop().await;
     state.relayer.stop().await;
+    state.reconciler.stop().await;
     drop(router);
     drop(state);
     app(db, adjust).await
