@@ -53,7 +53,7 @@ pub struct DocumentedVote {
     /// Every ballot in the documents: who chose what.
     pub ballots: Vec<Ballot>,
     /// Whether the documents show the vote closed; `None` when they cannot tell by themselves
-    /// (a Discourse poll past its `close` time before Discourse flipped its status).
+    /// (an open Discourse poll with a `close` time, read at a moment the documents do not give).
     pub closed: Option<bool>,
 }
 

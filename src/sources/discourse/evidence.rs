@@ -12,13 +12,12 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::domain::Timestamp;
-use crate::voting::VoteState;
 use crate::voting::evidence::{DocumentedVote, DocumentsError};
 
 use super::api::{PostDoc, VoterDoc, VotersDoc};
 use super::client::encode;
 use super::poll::PollRef;
-use super::status::{poll_state, standing};
+use super::status::standing;
 
 #[derive(Deserialize)]
 struct Raw {
@@ -32,12 +31,15 @@ struct RawDoc {
 }
 
 /// The ballots the documents in `raw` show for the poll `external_id` (`{post_id}/{poll_name}`).
-/// `decided_at` bounds when they were read: a poll whose `close` time is still ahead of it was
-/// open when read.
+/// `at` is handed to [`standing`] as the moment of reading; ballots do not depend on it.
+///
+/// Whether the poll was closed is known only from its status: an open poll with a `close` time
+/// was closed when read if that time had passed by then, and the moment of reading is not in
+/// the documents (a decision's time may precede it, the scheduler taking its time first).
 pub fn documented_vote(
     raw: &serde_json::Value,
     external_id: &str,
-    decided_at: Timestamp,
+    at: Timestamp,
 ) -> Result<DocumentedVote, DocumentsError> {
     let poll_ref = PollRef::parse(external_id).ok_or_else(|| {
         DocumentsError::Unreadable(format!("{external_id:?} is not a Discourse poll"))
@@ -91,13 +93,11 @@ pub fn documented_vote(
             }
         }
     }
-    let read = standing(poll, post.raw.as_deref(), &voters, decided_at);
-    let closed = if poll.status == "closed" {
-        Some(true)
-    } else if poll_state(poll, decided_at) == VoteState::Open {
-        Some(false)
-    } else {
-        None
+    let read = standing(poll, post.raw.as_deref(), &voters, at);
+    let closed = match (poll.status.as_str(), &poll.close) {
+        ("closed", _) => Some(true),
+        (_, None) => Some(false),
+        (_, Some(_)) => None,
     };
     Ok(DocumentedVote {
         ballots: read.ballots,
@@ -179,26 +179,20 @@ mod tests {
     }
 
     #[test]
-    fn closed_is_known_from_the_status_or_a_close_time_still_ahead() {
+    fn closed_is_known_from_the_status_alone() {
         let closed = documented_vote(&raw("closed", None), "12/revshare", Timestamp(0)).unwrap();
         assert_eq!(closed.closed, Some(true));
-        let close = "2026-03-01T10:00:00.000Z";
-        let close_ms = close.parse::<jiff::Timestamp>().unwrap().as_millisecond();
-        let before = documented_vote(
-            &raw("open", Some(close)),
+        let open = documented_vote(&raw("open", None), "12/revshare", Timestamp(0)).unwrap();
+        assert_eq!(open.closed, Some(false), "no close time: open until closed");
+        let timed = documented_vote(
+            &raw("open", Some("2026-03-01T10:00:00.000Z")),
             "12/revshare",
-            Timestamp(close_ms - 1),
-        );
-        assert_eq!(before.unwrap().closed, Some(false));
-        let after = documented_vote(
-            &raw("open", Some(close)),
-            "12/revshare",
-            Timestamp(close_ms),
+            Timestamp(0),
         );
         assert_eq!(
-            after.unwrap().closed,
+            timed.unwrap().closed,
             None,
-            "read before or after the close: unknown"
+            "whether it was read after its close time is not in the documents"
         );
     }
 
