@@ -1,8 +1,10 @@
 //! The auditor as anyone runs it: `revshare-oracle audit` against a real Anvil. An honest history
 //! of a thousand reports (with a signer rotation and evidence for every decision) verifies; a
 //! report signed by a key outside the expected set, evidence whose hash differs, and a log the
-//! auditor never sees are each caught and named at the report concerned.
+//! auditor never sees are each caught and named at the report concerned; so are decisions whose
+//! ballots are not the ones their platform's documents show.
 
+mod ballot_fixtures;
 mod policy_fixtures;
 mod support;
 
@@ -259,30 +261,16 @@ async fn an_address_without_the_contract_is_a_clear_error() {
     assert!(stderr.contains("no contract at"), "{stderr}");
 }
 
-/// Decision evidence of ann's wallet vote: honest, or with its recorded outcome flipped.
-fn decision_evidence(flip_outcome: bool) -> (B256, Vec<u8>) {
-    use policy_fixtures::{at, facts, revshare, wallet_vote};
-    use revshare_oracle::policy::{Evaluation, Evidence, Outcome, evaluate};
-    let policy = revshare();
-    let proposal = wallet_vote(&policy);
-    let facts = facts(&[("pat", "disapprove", 3), ("bob", "approve", 1)]);
-    let Evaluation::Decided(mut decision) = evaluate(&policy, &proposal, &facts, at(1.0)).unwrap()
-    else {
-        panic!("a TL3 disapproval decides the vote")
-    };
-    assert_eq!(decision.outcome, Outcome::Failed);
+/// Decision evidence of ann's wallet vote read from the fake Discourse: honest, or with its
+/// recorded outcome flipped.
+async fn decision_evidence(flip_outcome: bool) -> (B256, Vec<u8>) {
+    use revshare_oracle::policy::Outcome;
+    let vote = ballot_fixtures::discourse_vote().await;
+    let mut evidence = ballot_fixtures::decided(&vote, vote.facts.clone());
+    assert_eq!(evidence.decision.outcome, Outcome::Failed);
     if flip_outcome {
-        decision.outcome = Outcome::Passed;
+        evidence.decision.outcome = Outcome::Passed;
     }
-    let evidence = Evidence::new(
-        revshare_oracle::domain::CommunitySlug::parse("forum").unwrap(),
-        1,
-        proposal,
-        &policy,
-        Some(facts),
-        at(1.0),
-        decision,
-    );
     (evidence.hash(), evidence.to_bytes())
 }
 
@@ -291,8 +279,8 @@ async fn evidence_whose_votes_do_not_support_the_decision_is_named() {
     let chain = LocalChain::start().await;
     let (mut oracle, set) = single_signer(&chain, 1).await;
     let mut documents = HashMap::new();
-    let (honest, honest_bytes) = decision_evidence(false);
-    let (forged, forged_bytes) = decision_evidence(true);
+    let (honest, honest_bytes) = decision_evidence(false).await;
+    let (forged, forged_bytes) = decision_evidence(true).await;
     oracle.publish_decided(0, 1, honest).await;
     oracle.publish_decided(0, 2, forged).await;
     documents.insert(honest, honest_bytes);
@@ -316,4 +304,62 @@ async fn evidence_whose_votes_do_not_support_the_decision_is_named() {
         "both hash to their decision hash"
     );
     assert_eq!(verdict["evidence"]["decisions_rerun"], 1);
+}
+
+#[tokio::test]
+async fn ballots_that_are_not_the_platforms_are_named() {
+    use ballot_fixtures::{Forgery, decided, discourse_vote};
+    let chain = LocalChain::start().await;
+    let (mut oracle, set) = single_signer(&chain, 1).await;
+    let vote = discourse_vote().await;
+    let mut documents = HashMap::new();
+    let honest = decided(&vote, vote.facts.clone());
+    let forged = Forgery::ALL.map(|forgery| decided(&vote, forgery.apply(&vote.facts)));
+    for (seq, evidence) in std::iter::once(&honest).chain(&forged).enumerate() {
+        oracle
+            .publish_decided(0, seq as u64 + 1, evidence.hash())
+            .await;
+        documents.insert(evidence.hash(), evidence.to_bytes());
+    }
+    let evidence = EvidenceServer::start(documents).await;
+
+    let mut extra = signers_args(&set);
+    extra.extend(["--evidence-from".to_string(), evidence.url.clone()]);
+    let (ok, verdict) = audit_json(&chain.rpc_url(), oracle.contract, &extra).await;
+    assert!(!ok, "a failed audit exits non-zero");
+    let failures = verdict["failures"].as_array().unwrap();
+    let named: Vec<(&Value, &Value)> = failures
+        .iter()
+        .map(|f| (&f["kind"], &f["report"]["seq"]))
+        .collect();
+    let kind = Value::from("ballots-not-from-documents");
+    assert_eq!(
+        named,
+        vec![
+            (&kind, &Value::from(2)),
+            (&kind, &Value::from(3)),
+            (&kind, &Value::from(4))
+        ],
+        "{verdict:#}"
+    );
+    let pat = vote.facts.ballots[0].voter.username.clone();
+    for (failure, voter) in failures.iter().zip([pat.as_str(), "eve", pat.as_str()]) {
+        let message = failure["message"].as_str().unwrap();
+        assert!(message.contains(&format!("({voter})")), "{message}");
+    }
+    assert_eq!(verdict["first_bad_report"]["report"]["seq"], 2);
+    assert_eq!(verdict["evidence"]["checked"], 4);
+    assert_eq!(
+        verdict["evidence"]["decisions_rerun"], 4,
+        "every policy re-run agrees"
+    );
+    assert_eq!(verdict["evidence"]["ballots_checked"], 1, "the honest one");
+
+    let (ok, text, _) = run(audit_args(&chain.rpc_url(), oracle.contract, &extra)).await;
+    assert!(!ok);
+    assert!(text.contains("First bad report: pool report"), "{text}");
+    assert!(
+        text.contains("ballots-not-from-documents: voter discourse"),
+        "{text}"
+    );
 }

@@ -70,6 +70,12 @@ async fn a_cleared_wallet_supersedes_its_running_vote(db: TestDb) {
         "{}",
         decision.reason
     );
+    let (evidence, _) = revshare_oracle::policy::Evidence::verify(&decision.evidence).unwrap();
+    assert_eq!(
+        revshare_oracle::audit::check_ballots(&evidence),
+        Ok(true),
+        "the approval read before the supersession is in the kept documents"
+    );
     assert_eq!(
         forum.fake.poll_status(post, "revshare").as_deref(),
         Some("closed"),
@@ -212,6 +218,12 @@ async fn a_poll_discourse_refuses_fails_the_proposal_and_tells_the_member(db: Te
         decision.reason.contains("refused to start the vote") && decision.reason.contains("403"),
         "{}",
         decision.reason
+    );
+    let (evidence, _) = revshare_oracle::policy::Evidence::verify(&decision.evidence).unwrap();
+    assert_eq!(
+        revshare_oracle::audit::check_ballots(&evidence),
+        Ok(false),
+        "a vote that never started has no documents and no ballots to check"
     );
     let read = forum
         .app

@@ -67,6 +67,12 @@ async fn a_tl3_approval_passes_and_the_wallet_joins_with_equal_weight(db: TestDb
     );
     let evidence: serde_json::Value = serde_json::from_slice(&stored.evidence).unwrap();
     assert_eq!(evidence["facts"]["voters"][0]["trust_level"], 3);
+    let (read, _) = revshare_oracle::policy::Evidence::verify(&stored.evidence).unwrap();
+    assert_eq!(
+        revshare_oracle::audit::check_ballots(&read),
+        Ok(true),
+        "the auditor finds the decided ballots in the kept Discourse documents"
+    );
     assert_eq!(
         forum.fake.poll_status(post, "revshare").as_deref(),
         Some("closed"),

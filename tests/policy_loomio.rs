@@ -146,7 +146,22 @@ async fn the_same_policy_runs_its_vote_on_loomio(db: TestDb) {
             .iter()
             .any(|e| e.wallet.payment_pointer() == "$wallet.example/ann")
     );
-    assert!(matches!(pool.cause, Cause::Decision { .. }));
+    let Cause::Decision { decision } = &pool.cause else {
+        panic!("the pool version's cause is {:?}", pool.cause);
+    };
+    let stored = app
+        .state
+        .store
+        .decision(&decision.parse().unwrap())
+        .await
+        .unwrap()
+        .expect("the cause names a stored decision");
+    let (read, _) = revshare_oracle::policy::Evidence::verify(&stored.evidence).unwrap();
+    assert_eq!(
+        revshare_oracle::audit::check_ballots(&read),
+        Ok(true),
+        "the auditor finds the decided ballots in the kept Loomio documents"
+    );
     let decided = app.state.store.proposal(1).await.unwrap().unwrap();
     assert_eq!(decided.state, ProposalState::Passed);
 }

@@ -3,11 +3,14 @@
 //! signatures against the signer set in force, the threshold, the emitted bitmaps, the seq and
 //! hash chain of every pool and of the signer set, and the EIP-712 domain; replays the entries
 //! and compares them with the contract's views; and, given an evidence endpoint, checks that each
-//! decision's evidence hashes to its report's decision hash.
+//! decision's evidence hashes to its report's decision hash, that the decision follows from its
+//! ballots under the policy it records, and that those ballots are the ones the platform's own
+//! documents in the evidence show ([`check_ballots`]).
 //!
 //! It never reads the service's database. Fetching ([`fetch`], [`evidence`]) is at the edge;
 //! judging ([`verify()`]) is a pure function from the fetched [`History`] to a [`Verdict`].
 
+mod ballots;
 mod evidence;
 mod fetch;
 mod history;
@@ -25,6 +28,7 @@ use crate::chain::events::ReportEvent;
 use crate::chain::rpc::{RpcFailure, chain_id, http_provider};
 use crate::report::SignerSet;
 
+pub use ballots::check as check_ballots;
 pub use evidence::evidence_url;
 pub use fetch::FetchError;
 pub use history::{ContractViews, Evidence, History, HistoryEntry, PoolView, Submission};

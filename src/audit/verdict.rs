@@ -107,6 +107,9 @@ pub enum FailureKind {
     /// The decision evidence, re-run under the policy it records, does not give the decision it
     /// records (or names another policy version than the report).
     DecisionNotSupported,
+    /// The ballots a decision was made on are not the ones its platform's documents (kept in
+    /// the same evidence) show, or the documents are not of the vote's poll.
+    BallotsNotFromDocuments,
 }
 
 impl FailureKind {
@@ -124,7 +127,10 @@ impl FailureKind {
             SeqReplayed | SeqGap | PrevHashMismatch => Check::Chain,
             MalformedReport => Check::Reports,
             PoolStateMismatch | SignerStateMismatch => Check::State,
-            EvidenceMissing | EvidenceHashMismatch | DecisionNotSupported => Check::Evidence,
+            EvidenceMissing
+            | EvidenceHashMismatch
+            | DecisionNotSupported
+            | BallotsNotFromDocuments => Check::Evidence,
         }
     }
 
@@ -193,6 +199,9 @@ pub struct EvidenceSummary {
     /// Distinct decision evidence documents re-run through the policy they record (the others,
     /// such as an admin's bootstrap, are checked by hash only).
     pub decisions_rerun: usize,
+    /// Of those, the decisions whose ballots were compared with the platform's documents kept
+    /// in their evidence, and agree (the others decided without a vote's documents).
+    pub ballots_checked: usize,
 }
 
 /// The outcome of an audit.
@@ -311,9 +320,11 @@ impl Verdict {
             Check::State => "replayed entries and heads equal the contract's views".into(),
             Check::Evidence => match self.evidence {
                 Some(summary) => format!(
-                    "{} hash to their reports' decisionHash ({} without one)",
+                    "{} hash to their reports' decisionHash ({} without one); {} match their \
+                     platform's documents",
                     counted(summary.checked, "decision's evidence"),
-                    counted(summary.without_decision, "report")
+                    counted(summary.without_decision, "report"),
+                    counted(summary.ballots_checked, "vote's ballots")
                 ),
                 None => "not checked (no --evidence-from)".into(),
             },
@@ -326,6 +337,7 @@ fn counted(count: usize, noun: &str) -> String {
     match count {
         1 => format!("1 {noun}"),
         _ if noun.ends_with("'s evidence") => format!("{count} decisions' evidence"),
+        _ if noun.ends_with("'s ballots") => format!("{count} votes' ballots"),
         _ => format!("{count} {noun}s"),
     }
 }

@@ -313,13 +313,24 @@ impl<'h> Audit<'h> {
                     if first {
                         summary.checked += 1;
                     }
-                    let rerun = rerun_decision(bytes, policy_version);
-                    if first && matches!(rerun, Ok(true)) {
-                        summary.decisions_rerun += 1;
+                    match rerun_decision(bytes, policy_version) {
+                        Ok(Some(evidence)) => {
+                            if first {
+                                summary.decisions_rerun += 1;
+                            }
+                            match super::ballots::check(&evidence) {
+                                Ok(compared) => {
+                                    if first && compared {
+                                        summary.ballots_checked += 1;
+                                    }
+                                    None
+                                }
+                                Err(why) => Some((FailureKind::BallotsNotFromDocuments, why)),
+                            }
+                        }
+                        Ok(None) => None,
+                        Err(why) => Some((FailureKind::DecisionNotSupported, why)),
                     }
-                    rerun
-                        .err()
-                        .map(|why| (FailureKind::DecisionNotSupported, why))
                 } else {
                     Some((
                         FailureKind::EvidenceHashMismatch,
@@ -502,10 +513,13 @@ fn describe_set(set: &SignerSet) -> String {
     )
 }
 
-/// Re-runs decision evidence through the policy it records: `Ok(true)` when it is decision
-/// evidence and the decision follows, `Ok(false)` when it is another kind of document (an admin's
+/// Re-runs decision evidence through the policy it records: the evidence when it is decision
+/// evidence and the decision follows, `None` when it is another kind of document (an admin's
 /// bootstrap), and the reason when the decision does not follow or names another policy version.
-fn rerun_decision(bytes: &[u8], policy_version: u64) -> Result<bool, String> {
+fn rerun_decision(
+    bytes: &[u8],
+    policy_version: u64,
+) -> Result<Option<crate::policy::Evidence>, String> {
     let format = serde_json::from_slice::<serde_json::Value>(bytes)
         .ok()
         .and_then(|doc| {
@@ -514,7 +528,7 @@ fn rerun_decision(bytes: &[u8], policy_version: u64) -> Result<bool, String> {
                 .map(str::to_owned)
         });
     if format.as_deref() != Some(crate::policy::EVIDENCE_FORMAT) {
-        return Ok(false);
+        return Ok(None);
     }
     let (evidence, _) = crate::policy::Evidence::verify(bytes).map_err(|e| e.to_string())?;
     if evidence.policy.version != policy_version {
@@ -523,5 +537,5 @@ fn rerun_decision(bytes: &[u8], policy_version: u64) -> Result<bool, String> {
             evidence.policy.version
         ));
     }
-    Ok(true)
+    Ok(Some(evidence))
 }

@@ -4,7 +4,11 @@
 //! decision's hash, the `decisionHash` of the oracle report that carries it.
 //!
 //! An auditor who fetches the bytes re-hashes them and calls [`Evidence::verify`], which re-reads
-//! the policy and re-runs the engine: the decision must come out the same.
+//! the policy and re-runs the engine: the decision must come out the same. That the ballots are
+//! the ones in the raw documents is the auditor's check (`audit::check_ballots`), since reading a
+//! platform's documents is not the policy's business. Voters' trust levels and groups are not in
+//! the documents (Discourse's voters pages carry none): they are the member registry's at
+//! closing, recorded here as they were.
 
 use alloy_primitives::{B256, keccak256};
 use serde::{Deserialize, Serialize};

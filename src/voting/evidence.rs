@@ -5,9 +5,15 @@
 //! came from: `{"documents": [{"source": "GET /api/b2/polls/12", "body": "{…}"}]}`. The store
 //! keeps those bodies exactly as received when a vote closes. A backend that puts any other value
 //! in `raw` still has it kept, as one document holding the value's JSON text.
+//!
+//! Each platform re-reads its own documents into a [`DocumentedVote`], with the same pure code
+//! that turned them into a status when they were read, so that an auditor can compare the ballots
+//! a decision was made on with the ballots the platform's documents show.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use super::Ballot;
 
 /// One document as read from a platform.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +45,35 @@ pub fn documents_of(raw: &Value) -> Vec<Document> {
             body: raw.to_string(),
         }],
     }
+}
+
+/// What a vote's documents show on their own, as their platform's parser reads them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocumentedVote {
+    /// Every ballot in the documents: who chose what.
+    pub ballots: Vec<Ballot>,
+    /// Whether the documents show the vote closed; `None` when they cannot tell by themselves
+    /// (an open Discourse poll with a `close` time, read at a moment the documents do not give).
+    pub closed: Option<bool>,
+}
+
+/// Why a vote's documents do not show its ballots.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentsError {
+    /// A document the platform always sends for a vote is not there.
+    #[error("the documents hold no {0}")]
+    Missing(String),
+    /// A document is not what its platform sends.
+    #[error("a document cannot be read: {0}")]
+    Unreadable(String),
+    /// The documents are of another poll than the vote's.
+    #[error("the documents are of {found}, the vote is {expected}")]
+    OtherPoll {
+        /// The vote's poll, as its handle names it.
+        expected: String,
+        /// The poll the documents name.
+        found: String,
+    },
 }
 
 #[cfg(test)]

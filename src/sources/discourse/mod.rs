@@ -9,6 +9,7 @@
 pub mod api;
 mod backend;
 mod client;
+mod evidence;
 mod payload;
 mod plan;
 mod poll;
@@ -19,6 +20,7 @@ mod transport;
 
 pub use backend::{BACKEND_NAME, DiscourseVoting, PollDestination, SetupError, api_access};
 pub use client::{CreatedPost, DiscourseClient, NewPost, VOTERS_PAGE_LIMIT};
+pub use evidence::documented_vote;
 pub use payload::{
     BasicUser, Event, GroupRef, PayloadError, Post, TagRef, Topic, User, UserEvent, parse_event,
 };

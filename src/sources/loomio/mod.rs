@@ -10,6 +10,7 @@
 mod backend;
 mod client;
 mod document;
+mod evidence;
 mod retry;
 
 use sha2::{Digest, Sha256};
@@ -20,6 +21,7 @@ pub use document::{
     DocumentError, OptionResult, Outcome, Poll, PollOption, Stance, ThreadStances, User,
     parse_poll, parse_polls, parse_thread_stances,
 };
+pub use evidence::documented_vote;
 pub use retry::{RetryPolicy, retry_after};
 
 /// The platform's name for voters and in the store.
