@@ -36,6 +36,36 @@ async fn passes(forum: &Forum, count: usize) {
     }
 }
 
+/// A proposal whose vote never ran: failed with its vote in `vote_state`, ann told once (with
+/// `said` in the message and no link), never told of a vote, and the pool as it was.
+async fn failed_without_a_vote(forum: &Forum, proposal: i64, vote_state: &str, said: &str) {
+    let read = forum
+        .app
+        .get_admin(&format!("/v1/admin/communities/forum/proposals/{proposal}"))
+        .await
+        .json();
+    assert_eq!(read["vote"]["state"], vote_state, "{read}");
+    assert_eq!(read["decision"]["outcome"], "failed", "{read}");
+
+    let told = forum
+        .settle("ann is told the vote did not run", async |f| {
+            let told = titled(f, "Your wallet was not added");
+            (!told.is_empty()).then_some(told)
+        })
+        .await;
+    assert!(told[0].contains(said), "{}", told[0]);
+    assert!(told[0].contains("no vote was started"), "{}", told[0]);
+
+    passes(forum, 3).await;
+    assert_eq!(
+        titled(forum, "Your wallet was not added").len(),
+        1,
+        "told once"
+    );
+    assert!(titled(forum, "Your wallet is being voted on").is_empty());
+    assert_eq!(wallets(&forum.default_pool().await), [(BOB.to_string(), 1)]);
+}
+
 async fn a_cleared_wallet_supersedes_its_running_vote(db: TestDb) {
     let forum = Forum::start(db).await;
     forum.voter(20, "tess", 3).await;
@@ -225,34 +255,7 @@ async fn a_poll_discourse_refuses_fails_the_proposal_and_tells_the_member(db: Te
         Ok(false),
         "a vote that never started has no documents and no ballots to check"
     );
-    let read = forum
-        .app
-        .get_admin(&format!(
-            "/v1/admin/communities/forum/proposals/{}",
-            proposal.id
-        ))
-        .await
-        .json();
-    assert_eq!(read["vote"]["state"], "failed", "{read}");
-    assert_eq!(read["decision"]["outcome"], "failed", "{read}");
-
-    let told = forum
-        .settle("ann is told the vote could not run", async |f| {
-            let told = titled(f, "Your wallet was not added");
-            (!told.is_empty()).then_some(told)
-        })
-        .await;
-    assert!(told[0].contains("403"), "{}", told[0]);
-    assert!(told[0].contains("no vote was started"), "{}", told[0]);
-    assert!(titled(&forum, "Your wallet is being voted on").is_empty());
-
-    passes(&forum, 3).await;
-    assert_eq!(
-        titled(&forum, "Your wallet was not added").len(),
-        1,
-        "told once"
-    );
-    assert_eq!(wallets(&forum.default_pool().await), [(BOB.to_string(), 1)]);
+    failed_without_a_vote(&forum, proposal.id, "failed", "403").await;
     assert_eq!(
         forum.fake.count(axum::http::Method::POST, "/posts.json")
             - forum.fake.private_messages().len(),
@@ -309,34 +312,7 @@ async fn a_vote_cancelled_before_it_started_fails_the_proposal_and_tells_the_mem
         decision.reason, "the vote was cancelled before it started, failed",
         "the reason names the cancellation"
     );
-    let read = forum
-        .app
-        .get_admin(&format!(
-            "/v1/admin/communities/forum/proposals/{}",
-            proposal.id
-        ))
-        .await
-        .json();
-    assert_eq!(read["vote"]["state"], "cancelled", "{read}");
-    assert_eq!(read["decision"]["outcome"], "failed", "{read}");
-
-    let told = forum
-        .settle("ann is told the vote was cancelled", async |f| {
-            let told = titled(f, "Your wallet was not added");
-            (!told.is_empty()).then_some(told)
-        })
-        .await;
-    assert!(told[0].contains("cancelled"), "{}", told[0]);
-    assert!(told[0].contains("no vote was started"), "{}", told[0]);
-
-    passes(&forum, 3).await;
-    assert_eq!(
-        titled(&forum, "Your wallet was not added").len(),
-        1,
-        "told once"
-    );
-    assert!(titled(&forum, "Your wallet is being voted on").is_empty());
-    assert_eq!(wallets(&forum.default_pool().await), [(BOB.to_string(), 1)]);
+    failed_without_a_vote(&forum, proposal.id, "cancelled", "cancelled").await;
     assert_eq!(
         forum.fake.count(axum::http::Method::POST, "/posts.json")
             - forum.fake.private_messages().len(),
