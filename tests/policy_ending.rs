@@ -9,8 +9,8 @@ use policy_fixtures::{HOUR, T0, ann_adds_wallet, at, facts, member, revshare, wa
 use revshare_oracle::domain::{CommunitySlug, PoolName, Timestamp, WalletAddress};
 use revshare_oracle::policy::{
     Action, Closing, Event, Evidence, EvidenceError, Fact, GRANT_REPORT_POLICY, Happening, Outcome,
-    Policy, PolicyVersion, Subject, cancelled, default_policies, is_superseded_by, parse_events,
-    refused, replay, supersede,
+    Policy, PolicyVersion, Replayed, Subject, cancelled, default_policies, is_superseded_by,
+    parse_events, refused, replay, supersede,
 };
 
 fn ann_clears_wallet() -> Subject {
@@ -25,6 +25,23 @@ fn notes(actions: &[Action]) -> Vec<(String, String)> {
         .iter()
         .filter_map(|a| match a {
             Action::Notify { title, text, .. } => Some((title.clone(), text.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each decision a replay made: (proposal, outcome, reason), in order.
+fn decided(replayed: &Replayed) -> Vec<(u64, Outcome, String)> {
+    replayed
+        .happenings
+        .iter()
+        .filter_map(|h| match h {
+            Happening::Decided {
+                proposal,
+                decision,
+                reason,
+                ..
+            } => Some((*proposal, decision.outcome, reason.clone())),
             _ => None,
         })
         .collect()
@@ -273,19 +290,7 @@ fn the_replay_supersedes_and_fails_refused_votes_as_the_scheduler_does() {
         &events,
     )
     .unwrap();
-    let decided: Vec<(u64, Outcome, String)> = replayed
-        .happenings
-        .iter()
-        .filter_map(|h| match h {
-            Happening::Decided {
-                proposal,
-                decision,
-                reason,
-                ..
-            } => Some((*proposal, decision.outcome, reason.clone())),
-            _ => None,
-        })
-        .collect();
+    let decided = decided(&replayed);
     assert_eq!(decided.len(), 3, "{decided:?}");
     assert_eq!(decided[0].0, 1);
     assert_eq!(decided[0].1, Outcome::Failed);
@@ -330,19 +335,7 @@ fn the_replay_fails_a_cancelled_vote_once() {
         &events,
     )
     .unwrap();
-    let decided: Vec<(u64, Outcome, String)> = replayed
-        .happenings
-        .iter()
-        .filter_map(|h| match h {
-            Happening::Decided {
-                proposal,
-                decision,
-                reason,
-                ..
-            } => Some((*proposal, decision.outcome, reason.clone())),
-            _ => None,
-        })
-        .collect();
+    let decided = decided(&replayed);
     assert_eq!(
         decided,
         [(
