@@ -51,13 +51,7 @@ pub fn supersede(
             .into_iter()
             .filter(|action| matches!(action, Action::Notify { .. })),
     );
-    Ok(Decision {
-        outcome: Outcome::Failed,
-        rule: rule.name.clone(),
-        closed_by: Some(closing),
-        decided_by: None,
-        actions,
-    })
+    Ok(failed(rule, closing, actions))
 }
 
 /// The decision that fails `proposal` because its platform refused to start the vote for good,
@@ -84,13 +78,18 @@ fn unstarted(
 ) -> Result<Decision, EngineError> {
     let rule = rule_of(policy, proposal)?;
     let actions = failure(policy, rule, proposal, closing.clone())?;
-    Ok(Decision {
+    Ok(failed(rule, closing, actions))
+}
+
+/// A failure of `rule`'s proposal, closed by `closing`, without its vote's verdict.
+fn failed(rule: &Rule, closing: Closing, actions: Vec<Action>) -> Decision {
+    Decision {
         outcome: Outcome::Failed,
         rule: rule.name.clone(),
         closed_by: Some(closing),
         decided_by: None,
         actions,
-    })
+    }
 }
 
 /// The `on_fail` actions for a failure closed by `closing`, with a message to the member added
@@ -108,14 +107,7 @@ fn failure(
             "the rule takes no vote; it decided when it opened",
         ));
     };
-    let reason = Decision {
-        outcome: Outcome::Failed,
-        rule: rule.name.clone(),
-        closed_by: Some(closing),
-        decided_by: None,
-        actions: Vec::new(),
-    }
-    .reason();
+    let reason = failed(rule, closing, Vec::new()).reason();
     let fill = |p: Placeholder| match p {
         Placeholder::Link => Some(proposal.vote.as_ref().map_or_else(|| NO_VOTE.into(), link)),
         Placeholder::Outcome => Some(Outcome::Failed.as_str().to_string()),
