@@ -31,14 +31,12 @@ fn text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Receives a Discourse webhook for a community.
-pub async fn discourse(
-    State(state): State<AppState>,
-    names: PathNames,
-    headers: HeaderMap,
+/// A webhook's body, or the problem its extraction ran into (too large, unreadable).
+pub(super) fn webhook_body(
+    state: &AppState,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, Problem> {
-    let body = body.map_err(|e| {
+) -> Result<Bytes, Problem> {
+    body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Problem::new(
                 ProblemKind::PayloadTooLarge,
@@ -50,7 +48,32 @@ pub async fn discourse(
         } else {
             Problem::new(ProblemKind::MalformedJson, e.body_text())
         }
-    })?;
+    })
+}
+
+/// The body as text: deliveries are stored byte for byte, so only valid UTF-8 is accepted.
+pub(super) fn utf8_body(body: &Bytes) -> Result<&str, Problem> {
+    std::str::from_utf8(body)
+        .map_err(|_| Problem::new(ProblemKind::MalformedJson, "the body is not valid UTF-8"))
+}
+
+/// The headers among `names` that a delivery keeps beside its body.
+pub(super) fn kept_headers(headers: &HeaderMap, names: &[&str]) -> serde_json::Value {
+    let kept = names
+        .iter()
+        .filter_map(|&name| text(headers, name).map(|value| (name.to_string(), value.into())))
+        .collect();
+    serde_json::Value::Object(kept)
+}
+
+/// Receives a Discourse webhook for a community.
+pub async fn discourse(
+    State(state): State<AppState>,
+    names: PathNames,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let body = webhook_body(&state, body)?;
     let live = live(&state, names.community())?;
     let Some(source) = state.store.discourse_source(live.id).await? else {
         return Err(Problem::new(
@@ -100,22 +123,19 @@ pub async fn discourse(
             Problem::invalid_fields(vec![FieldError::new("(body)", "schema", e)])
         }
     })?;
-    let raw = std::str::from_utf8(&body)
-        .map_err(|_| Problem::new(ProblemKind::MalformedJson, "the body is not valid UTF-8"))?;
-    let mut kept = serde_json::Map::new();
-    for name in [
-        dh::INSTANCE,
-        dh::EVENT_ID,
-        dh::EVENT_TYPE,
-        dh::EVENT,
-        dh::SIGNATURE,
-        header::CONTENT_TYPE.as_str(),
-        header::USER_AGENT.as_str(),
-    ] {
-        if let Some(value) = text(&headers, name) {
-            kept.insert(name.to_string(), value.into());
-        }
-    }
+    let raw = utf8_body(&body)?;
+    let kept = kept_headers(
+        &headers,
+        &[
+            dh::INSTANCE,
+            dh::EVENT_ID,
+            dh::EVENT_TYPE,
+            dh::EVENT,
+            dh::SIGNATURE,
+            header::CONTENT_TYPE.as_str(),
+            header::USER_AGENT.as_str(),
+        ],
+    );
     let received_at = Timestamp(jiff::Timestamp::now().as_millisecond());
     let stored = state
         .store
@@ -125,7 +145,7 @@ pub async fn discourse(
             instance: &discourse::normalise_instance(instance),
             event_id,
             event,
-            headers: &serde_json::Value::Object(kept),
+            headers: &kept,
             body: raw,
             received_at,
         })

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::extract::PathNames;
+use super::hooks::{kept_headers, utf8_body, webhook_body};
 use super::problem::{Problem, ProblemKind};
 use super::{AppState, live};
 use crate::domain::Timestamp;
@@ -33,19 +34,7 @@ pub async fn loomio(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Problem::new(
-                ProblemKind::PayloadTooLarge,
-                format!(
-                    "a webhook body may be at most {} bytes",
-                    state.config.ingest.max_body_bytes
-                ),
-            )
-        } else {
-            Problem::new(ProblemKind::MalformedJson, e.body_text())
-        }
-    })?;
+    let body = webhook_body(&state, body)?;
     let live = live(&state, names.community())?;
     let Some(source) = state.store.loomio_source(live.id).await? else {
         return Err(Problem::new(
@@ -53,20 +42,17 @@ pub async fn loomio(
             format!("community `{}` has no Loomio settings", live.community.slug),
         ));
     };
-    let raw = std::str::from_utf8(&body)
-        .map_err(|_| Problem::new(ProblemKind::MalformedJson, "the body is not valid UTF-8"))?;
+    let raw = utf8_body(&body)?;
     serde_json::from_str::<serde::de::IgnoredAny>(raw).map_err(|e| {
         Problem::new(
             ProblemKind::MalformedJson,
             format!("Loomio sends JSON; this body is not: {e}"),
         )
     })?;
-    let mut kept = serde_json::Map::new();
-    for name in [header::CONTENT_TYPE, header::USER_AGENT] {
-        if let Some(value) = headers.get(&name).and_then(|v| v.to_str().ok()) {
-            kept.insert(name.as_str().to_string(), value.into());
-        }
-    }
+    let kept = kept_headers(
+        &headers,
+        &[header::CONTENT_TYPE.as_str(), header::USER_AGENT.as_str()],
+    );
     let event_id = hint_id(&body);
     let stored = state
         .store
@@ -76,7 +62,7 @@ pub async fn loomio(
             instance: &source.base_url,
             event_id: &event_id,
             event: HINT_EVENT,
-            headers: &serde_json::Value::Object(kept),
+            headers: &kept,
             body: raw,
             received_at: Timestamp(jiff::Timestamp::now().as_millisecond()),
         })
