@@ -142,7 +142,7 @@ pub async fn discourse(
         .insert_delivery(&NewDelivery {
             community_id: live.id,
             platform: discourse::PLATFORM,
-            instance: &discourse::normalise_instance(instance),
+            instance: &crate::sources::normalise_site_url(instance),
             event_id,
             event,
             headers: &kept,

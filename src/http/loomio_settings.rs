@@ -54,23 +54,6 @@ fn view(slug: &str, source: &LoomioSource) -> LoomioSourceView {
     }
 }
 
-/// The site's URL without a trailing slash, scheme and host in lower case.
-fn normalise_site(url: &str) -> String {
-    let url = url.trim().trim_end_matches('/');
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            format!(
-                "{}://{}{}",
-                scheme.to_ascii_lowercase(),
-                host.to_ascii_lowercase(),
-                path
-            )
-        }
-        None => url.to_string(),
-    }
-}
-
 /// Whether a URL's authority (host and port) names this machine.
 fn is_loopback(authority: &str) -> bool {
     let host = match authority.strip_prefix('[') {
@@ -143,7 +126,7 @@ pub async fn put_loomio_source(
         return Err(Problem::invalid_fields(errors));
     }
     let source = LoomioSource {
-        base_url: normalise_site(&body.base_url),
+        base_url: crate::sources::normalise_site_url(&body.base_url),
         api_key: body.api_key,
         group_id: body.group_id,
         updated_at: Timestamp(jiff::Timestamp::now().as_millisecond()),
@@ -189,11 +172,11 @@ mod tests {
     #[test]
     fn sites_are_kept_in_one_form() {
         assert_eq!(
-            normalise_site("HTTPS://Loomio.Example/"),
+            crate::sources::normalise_site_url("HTTPS://Loomio.Example/"),
             "https://loomio.example"
         );
         assert_eq!(
-            normalise_site("https://example.org/loomio/"),
+            crate::sources::normalise_site_url("https://example.org/loomio/"),
             "https://example.org/loomio"
         );
     }

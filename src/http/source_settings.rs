@@ -13,7 +13,8 @@ use super::extract::{JsonBody, PathNames};
 use super::problem::{FieldError, Problem, ProblemKind};
 use super::{AppState, live};
 use crate::domain::Timestamp;
-use crate::sources::discourse::{ApiError, DiscourseClient, MIN_SECRET_CHARS, normalise_instance};
+use crate::sources::discourse::{ApiError, DiscourseClient, MIN_SECRET_CHARS};
+use crate::sources::normalise_site_url;
 use crate::store::DiscourseSource;
 
 /// A community's Discourse settings, as an admin sends them.
@@ -271,7 +272,7 @@ pub async fn put_discourse_source(
     if !errors.is_empty() {
         return Err(Problem::invalid_fields(errors));
     }
-    let base_url = normalise_instance(&body.base_url);
+    let base_url = normalise_site_url(&body.base_url);
     let wallet_field = body.wallet_field.trim().to_string();
     let api_username = body.api_username.map(|n| n.trim().to_string());
     let now = Timestamp(jiff::Timestamp::now().as_millisecond());

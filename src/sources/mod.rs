@@ -8,3 +8,21 @@
 
 pub mod discourse;
 pub mod loomio;
+
+/// A platform site's URL as stored and compared: without a trailing slash, scheme and host in
+/// lower case (the path keeps its case: a site may live below one).
+pub fn normalise_site_url(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            format!(
+                "{}://{}{}",
+                scheme.to_ascii_lowercase(),
+                host.to_ascii_lowercase(),
+                path
+            )
+        }
+        None => url.to_string(),
+    }
+}

@@ -56,24 +56,7 @@ pub mod headers {
 /// Whether two instance URLs name the same site (a trailing slash and the case of the scheme
 /// and host do not matter).
 pub fn same_instance(configured: &str, presented: &str) -> bool {
-    normalise_instance(configured) == normalise_instance(presented)
-}
-
-/// The instance URL as stored and compared: without a trailing slash, scheme and host in lower case.
-pub fn normalise_instance(url: &str) -> String {
-    let url = url.trim().trim_end_matches('/');
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            format!(
-                "{}://{}{}",
-                scheme.to_ascii_lowercase(),
-                host.to_ascii_lowercase(),
-                path
-            )
-        }
-        None => url.to_string(),
-    }
+    super::normalise_site_url(configured) == super::normalise_site_url(presented)
 }
 
 #[cfg(test)]

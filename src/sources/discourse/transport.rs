@@ -14,8 +14,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::api::ErrorDoc;
-use super::normalise_instance;
 use super::retry::{ApiConfig, RateGate, rate_limit_wait};
+use crate::sources::normalise_site_url;
 
 /// Why a Discourse call failed. Messages name the request and what Discourse said; never the key.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -118,12 +118,12 @@ impl DiscourseSites {
     /// How long calls to the site at `base_url` are still held back by a rate limit, if they are.
     pub fn rate_limited(&self, base_url: &str) -> Option<Duration> {
         let gates = self.gates.lock().expect("not poisoned");
-        gates.get(&normalise_instance(base_url))?.remaining()
+        gates.get(&normalise_site_url(base_url))?.remaining()
     }
 
     /// A transport to the site at `base_url` acting as `username` with `key`.
     pub fn transport(&self, base_url: &str, key: SecretString, username: &str) -> Transport {
-        let base_url = normalise_instance(base_url);
+        let base_url = normalise_site_url(base_url);
         let gate = self
             .gates
             .lock()
