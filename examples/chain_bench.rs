@@ -10,20 +10,20 @@
 //! that `--database-url` names, and an audit: reading the history from the node, and verifying
 //! it.
 
-#[path = "../tests/support/anvil.rs"]
+#[path = "../tests/it/support/anvil.rs"]
 #[allow(dead_code)]
 mod anvil;
-#[path = "../tests/support/oracle.rs"]
+#[path = "../tests/it/support/oracle.rs"]
 #[allow(dead_code)]
 mod oracle;
 
 use std::time::Instant;
 
 use revshare_oracle::audit::{AuditOptions, read_history, verify};
-use revshare_oracle::chain::indexer::Indexer;
 use revshare_oracle::config::IndexerConfig;
 use revshare_oracle::report::SignerSet;
 use revshare_oracle::store::Store;
+use revshare_oracle::workers::indexer::Indexer;
 
 struct Args {
     reports: u64,

@@ -4,7 +4,7 @@
 //! Nested keys use `__` in the environment: `REVSHARE_MONETIZATION__ANSWER=redirect`.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::Figment;
@@ -30,9 +30,9 @@ pub struct Config {
     /// Webhook ingestion.
     pub ingest: IngestConfig,
     /// The Discourse API client.
-    pub discourse: crate::sources::discourse::ApiConfig,
+    pub discourse: DiscourseApiConfig,
     /// The worker that sends intended actions (messages, poll closes) to the platforms.
-    pub actions: crate::app::actions::ActionsConfig,
+    pub actions: ActionsConfig,
     /// The oracle's keys and the contract its reports are signed for.
     pub oracle: OracleConfig,
     /// The chain the relayer submits reports to.
@@ -42,7 +42,7 @@ pub struct Config {
     /// The chain indexer; off (absent) by default, so the service runs with no chain.
     pub indexer: Option<IndexerConfig>,
     /// The policy scheduler.
-    pub policy: crate::app::policy::PolicyConfig,
+    pub policy: PolicyConfig,
 }
 
 /// The oracle: which keys sign reports, for which deployment of the RevShare contract. The
@@ -54,7 +54,7 @@ pub struct OracleConfig {
     /// Whether every pool change is turned into a signed report.
     pub enabled: bool,
     /// The keys this node signs with.
-    pub keys: Vec<crate::keys::KeySource>,
+    pub keys: Vec<KeySource>,
     /// The signer set the contract was deployed with; empty means the keys' own addresses.
     pub signers: Vec<alloy_primitives::Address>,
     /// How many of `signers` must sign each report.
@@ -71,7 +71,7 @@ impl Default for OracleConfig {
     fn default() -> Self {
         OracleConfig {
             enabled: true,
-            keys: vec![crate::keys::KeySource {
+            keys: vec![KeySource {
                 path: "data/oracle.key".into(),
                 password_file: None,
                 generate: true,
@@ -96,7 +96,7 @@ pub struct ChainConfig {
     #[serde(skip_serializing)]
     pub rpc_url: SecretString,
     /// The account that pays for submissions; the oracle's first key when unset.
-    pub sender: Option<crate::keys::KeySource>,
+    pub sender: Option<KeySource>,
     /// Longest wait for a submission's receipt before the chain is asked again, in seconds.
     pub receipt_timeout_secs: u64,
     /// Longest pause between two tries when the node cannot be reached, in milliseconds.
@@ -257,7 +257,7 @@ impl Default for Config {
             chain: ChainConfig::default(),
             voting: VotingConfig::default(),
             indexer: None,
-            policy: crate::app::policy::PolicyConfig::default(),
+            policy: PolicyConfig::default(),
         }
     }
 }
@@ -379,6 +379,146 @@ fn with_indexer_defaults(figment: Figment) -> Figment {
     figment
         .join(Serialized::default("indexer.rpc_url", rpc_url))
         .join(Serialized::default("indexer.contract", contract))
+}
+
+/// Settings of the Discourse API client.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscourseApiConfig {
+    /// Longest wait for one HTTP exchange (connect, send, read the whole answer), in ms.
+    pub timeout_ms: u64,
+    /// Tries of one call that meets server errors or lost connections (429s are not counted).
+    pub attempts: u32,
+    /// First backoff between tries, in ms; it doubles each time.
+    pub backoff_base_ms: u64,
+    /// Longest backoff between tries, in ms.
+    pub backoff_max_ms: u64,
+    /// Longest rate-limit wait a call sits through; a longer one (Discourse's daily limits)
+    /// fails the call as unavailable, with the wait, for the caller to schedule.
+    pub max_rate_limit_wait_secs: u64,
+    /// Most rate-limit waits one call sits through before it gives up.
+    pub max_rate_limit_waits: u32,
+}
+
+impl Default for DiscourseApiConfig {
+    fn default() -> Self {
+        DiscourseApiConfig {
+            timeout_ms: 10_000,
+            attempts: 4,
+            backoff_base_ms: 250,
+            backoff_max_ms: 8_000,
+            max_rate_limit_wait_secs: 120,
+            max_rate_limit_waits: 20,
+        }
+    }
+}
+
+impl DiscourseApiConfig {
+    /// The per-exchange timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.max(1))
+    }
+
+    /// The wait before try `retry` (1 for the first retry): the doubled base, capped, of which
+    /// the upper half is random so that many callers do not retry in step.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let doubled = self
+            .backoff_base_ms
+            .saturating_mul(1u64 << retry.saturating_sub(1).min(20));
+        let capped = doubled.min(self.backoff_max_ms);
+        let half = capped / 2;
+        let jitter = if half == 0 {
+            0
+        } else {
+            rand::random_range(0..=half)
+        };
+        Duration::from_millis(half + jitter)
+    }
+}
+
+/// Settings of the actions worker.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionsConfig {
+    /// Whether this process attempts stored actions.
+    pub worker: bool,
+    /// Wait after the first failed attempt, in ms; it doubles with each further one.
+    pub retry_base_ms: u64,
+    /// Longest wait between attempts, in ms.
+    pub retry_max_ms: u64,
+    /// How long an attempt holds its action before another worker may take it, in seconds.
+    pub lease_secs: u64,
+    /// How often the worker looks for due actions when nothing wakes it, in ms.
+    pub poll_interval_ms: u64,
+    /// Most actions attempted at once.
+    pub batch_size: u32,
+}
+
+impl Default for ActionsConfig {
+    fn default() -> Self {
+        ActionsConfig {
+            worker: true,
+            retry_base_ms: 2_000,
+            retry_max_ms: 3_600_000,
+            lease_secs: 300,
+            poll_interval_ms: 5_000,
+            batch_size: 32,
+        }
+    }
+}
+
+impl ActionsConfig {
+    /// The wait after failed attempt `attempts` (from 1): doubled, capped, the upper half random.
+    pub fn retry_delay(&self, attempts: i64) -> Duration {
+        let shift = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+        let capped = self
+            .retry_base_ms
+            .saturating_mul(1u64 << shift)
+            .min(self.retry_max_ms);
+        let half = capped / 2;
+        let jitter = if half == 0 {
+            0
+        } else {
+            rand::random_range(0..=half)
+        };
+        Duration::from_millis(half + jitter)
+    }
+}
+
+/// How the policy scheduler runs.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Whether this process runs the scheduler. With `false`, wallet changes wait, stored, for a
+    /// process that does.
+    pub worker: bool,
+    /// How often open proposals are evaluated on the clock (a vote's time-based close, and new
+    /// readings of the voting worker), in milliseconds.
+    pub tick_interval_ms: u64,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            worker: true,
+            tick_interval_ms: 5_000,
+        }
+    }
+}
+
+/// Where one signing key comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySource {
+    /// A file holding the private key as 64 hex digits (an optional `0x`, surrounding whitespace
+    /// ignored), or an encrypted JSON keystore when `password_file` is set.
+    pub path: PathBuf,
+    /// The keystore's password, in a file of its own (its trailing newline is ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// Create a new random key file at `path` when none is there: for local runs only.
+    #[serde(default)]
+    pub generate: bool,
 }
 
 #[cfg(test)]

@@ -10,24 +10,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 
+use crate::config::KeySource;
 use crate::report::SigningKey;
-
-/// Where one signing key comes from.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeySource {
-    /// A file holding the private key as 64 hex digits (an optional `0x`, surrounding whitespace
-    /// ignored), or an encrypted JSON keystore when `password_file` is set.
-    pub path: PathBuf,
-    /// The keystore's password, in a file of its own (its trailing newline is ignored).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_file: Option<PathBuf>,
-    /// Create a new random key file at `path` when none is there: for local runs only.
-    #[serde(default)]
-    pub generate: bool,
-}
 
 /// Why a key could not be loaded or written. Never carries key material.
 #[derive(Debug, thiserror::Error)]

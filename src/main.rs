@@ -182,7 +182,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             revshare_oracle::telemetry::init_logs(&config.log);
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-            runtime.block_on(revshare_oracle::app::serve(config))?;
+            runtime.block_on(revshare_oracle::server::serve(config))?;
             Ok(())
         }
         Command::Keys(command) => keys(command),
@@ -201,7 +201,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             revshare_oracle::telemetry::init_logs(&config.log);
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-            runtime.block_on(revshare_oracle::app::index(config, once))?;
+            runtime.block_on(revshare_oracle::server::index(config, once))?;
             Ok(())
         }
         Command::Audit(args) => audit(args),

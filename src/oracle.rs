@@ -63,18 +63,18 @@ struct BootstrapEvidence<'a> {
 
 /// The evidence a report's decision hash commits to: the exact bytes, and their keccak256.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Evidence {
+pub struct EvidenceBytes {
     /// The bytes as hashed, served byte for byte to auditors.
     pub bytes: Vec<u8>,
     /// keccak256 of the bytes: the report's `decisionHash`.
     pub hash: B256,
 }
 
-impl Evidence {
+impl EvidenceBytes {
     /// Evidence of the given bytes.
     pub fn of(bytes: Vec<u8>) -> Self {
         let hash = keccak256(&bytes);
-        Evidence { bytes, hash }
+        EvidenceBytes { bytes, hash }
     }
 
     /// The evidence of an admin's bootstrap of a pool version: what was changed, by whom, when.
@@ -94,7 +94,7 @@ impl Evidence {
             recorded_at,
         })
         .expect("bootstrap evidence always serialises");
-        Evidence::of(bytes)
+        EvidenceBytes::of(bytes)
     }
 }
 
@@ -188,7 +188,7 @@ impl Oracle {
         community: &CommunitySlug,
         pool_name: &PoolName,
         pool: &Pool,
-        evidence: &Evidence,
+        evidence: &EvidenceBytes,
         policy_version: u64,
         observed_at: Timestamp,
         set: &SignerSet,
@@ -283,7 +283,7 @@ mod tests {
     fn a_window_too_short_for_a_report_to_land_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = OracleConfig {
-            keys: vec![keys::KeySource {
+            keys: vec![crate::config::KeySource {
                 path: dir.path().join("oracle.key"),
                 password_file: None,
                 generate: true,

@@ -1,17 +1,18 @@
 //! The registry of voting backends: builds the backend a community uses on a platform from the
-//! community's stored settings. The `match` in [`voting_backend`] is the one place a platform is
+//! community's stored settings. The `match` in [`Backends::backend`] is the one place a platform is
 //! added: its arm reads the settings, builds the client and the backend, and names the check a
 //! request must pass before it is stored.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::{AppError, PlatformSetup};
+use crate::clock::Clock;
 use crate::config::VotingConfig;
 use crate::domain::Timestamp;
-use crate::http::AppState;
-use crate::sources::discourse::{self, DiscourseVoting, PollSpec};
+use crate::sources::discourse::{self, DiscourseSites, DiscourseVoting, PollSpec};
 use crate::sources::loomio::{self, LoomioBackend, LoomioClient, RetryPolicy};
-use crate::store::StoreError;
+use crate::store::Store;
 use crate::voting::{VoteRequest, VotingBackend};
 
 /// The backends a community may name, for messages and the API's documentation.
@@ -26,20 +27,6 @@ pub struct Registered {
     pub check: fn(&VoteRequest, Timestamp) -> Result<(), String>,
 }
 
-/// Why no backend could be built.
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    /// No backend has this name.
-    #[error("no voting backend is named `{0}`")]
-    Unknown(String),
-    /// The community has no settings for this platform.
-    #[error("the community has no {0} settings")]
-    NotConfigured(&'static str),
-    /// The settings could not be read.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// The retry policy of platform calls, from the configuration.
 pub fn retry_policy(config: &VotingConfig) -> RetryPolicy {
     RetryPolicy {
@@ -50,50 +37,89 @@ pub fn retry_policy(config: &VotingConfig) -> RetryPolicy {
     }
 }
 
-/// The backend `name` of the community `community_id`, built from its stored settings.
-pub async fn voting_backend(
-    state: &AppState,
-    community_id: i64,
-    name: &str,
-) -> Result<Registered, RegistryError> {
-    let config = &state.config.voting;
-    match name {
-        loomio::BACKEND => {
-            let source = state
-                .store
-                .loomio_source(community_id)
-                .await?
-                .ok_or(RegistryError::NotConfigured("Loomio"))?;
-            let client = LoomioClient::new(
-                state.voting.http().clone(),
-                &source.base_url,
-                source.api_key,
-                retry_policy(config),
-                config.max_response_bytes,
-            );
-            Ok(Registered {
-                backend: Arc::new(LoomioBackend::new(client, source.group_id)),
-                check: loomio::check_request,
-            })
+/// What building a community's backend reads: its stored settings, and the HTTP clients of the
+/// platforms (one for every Loomio, and Discourse's sites with their rate-limit gates).
+#[derive(Clone)]
+pub struct Backends {
+    store: Store,
+    discourse: DiscourseSites,
+    http: reqwest::Client,
+    config: Arc<VotingConfig>,
+    clock: Clock,
+}
+
+impl Backends {
+    /// The registry, with a platform HTTP client that has the configured timeouts.
+    pub fn new(
+        store: Store,
+        discourse: DiscourseSites,
+        config: &VotingConfig,
+        clock: Clock,
+    ) -> Result<Self, reqwest::Error> {
+        let timeout = Duration::from_millis(config.request_timeout_ms);
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("revshare-oracle/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Backends {
+            store,
+            discourse,
+            http,
+            config: Arc::new(config.clone()),
+            clock,
+        })
+    }
+
+    /// The Discourse sites every Discourse client of this service shares.
+    pub fn discourse(&self) -> &DiscourseSites {
+        &self.discourse
+    }
+
+    /// The backend `name` of the community `community_id`, built from its stored settings.
+    pub async fn backend(&self, community_id: i64, name: &str) -> Result<Registered, AppError> {
+        let config = &self.config;
+        match name {
+            loomio::BACKEND => {
+                let source = self
+                    .store
+                    .loomio_source(community_id)
+                    .await?
+                    .ok_or(PlatformSetup::NotConfigured("Loomio"))?;
+                let client = LoomioClient::new(
+                    self.http.clone(),
+                    &source.base_url,
+                    source.api_key,
+                    retry_policy(config),
+                    config.max_response_bytes,
+                );
+                Ok(Registered {
+                    backend: Arc::new(
+                        LoomioBackend::new(client, source.group_id).with_clock(self.clock.clone()),
+                    ),
+                    check: loomio::check_request,
+                })
+            }
+            discourse::BACKEND_NAME => {
+                let source = self
+                    .store
+                    .discourse_source(community_id)
+                    .await?
+                    .ok_or(PlatformSetup::NotConfigured("Discourse"))?;
+                let voting =
+                    DiscourseVoting::from_settings(&self.discourse, &source).map_err(|_| {
+                        PlatformSetup::NotConfigured(
+                            "Discourse's API (an API key, and a topic or category for polls)",
+                        )
+                    })?;
+                Ok(Registered {
+                    backend: Arc::new(voting.with_clock(self.clock.clone())),
+                    check: discourse_check,
+                })
+            }
+            other => Err(PlatformSetup::Unknown(other.to_string()).into()),
         }
-        discourse::BACKEND_NAME => {
-            let source = state
-                .store
-                .discourse_source(community_id)
-                .await?
-                .ok_or(RegistryError::NotConfigured("Discourse"))?;
-            let voting =
-                DiscourseVoting::from_settings(&state.discourse, &source).map_err(|_| {
-                    RegistryError::NotConfigured(
-                        "Discourse's API (an API key, and a topic or category for polls)",
-                    )
-                })?;
-            Ok(Registered {
-                backend: Arc::new(voting),
-                check: discourse_check,
-            })
-        }
-        other => Err(RegistryError::Unknown(other.to_string())),
     }
 }
 

@@ -1,5 +1,6 @@
-//! The ingest worker: applies stored webhook deliveries to the member registry and the topic
-//! facts, in arrival order, each exactly once, then refreshes the changed communities' snapshots.
+//! Applying stored webhook deliveries to the member registry and the topic facts, in arrival
+//! order, each exactly once, then refreshing the changed communities' snapshots (the ingest
+//! worker runs [`Ingest::drain`] whenever a handler rings it).
 //!
 //! Exactly once: the handler stores a delivery before answering; the worker applies a delivery's
 //! effects and marks it processed in one transaction ([`crate::store::DeliveryTx`]). A crash
@@ -9,173 +10,149 @@
 //! that transaction, so even a platform that resends an event under a new id changes nothing twice.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
+use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
-use super::worker::WorkerControls;
-
+use super::{AppError, Changes, Doorbell};
+use crate::clock::Clock;
+use crate::config::IngestConfig;
 use crate::domain::{MemberId, PlatformUser, Timestamp};
-use crate::http::AppState;
 use crate::sources::discourse::{
-    self, Event, MemberPlan, TopicPlan, TopicRecord, parse_event, plan_member, plan_topic, topic_id,
+    self, Event, MemberPlan, TopicRecord, TopicUpdate, parse_event, plan_member, plan_topic,
+    topic_id,
 };
 use crate::sources::loomio;
-use crate::store::{CommunityRow, DeliveryTx, PendingDelivery, StoreError};
+use crate::store::{DeliveryTx, PendingDelivery, Store, StoreError};
 
-/// How long the worker waits after a database error before trying again.
-const RETRY_AFTER: Duration = Duration::from_secs(1);
-
-/// The worker's controls, shared with the handlers that wake it.
-#[derive(Default)]
+/// Applying stored webhook deliveries: what it reads, changes and wakes.
+#[derive(Clone)]
 pub struct Ingest {
-    controls: WorkerControls,
-    /// One pass at a time: the worker's and any caller of [`drain`].
-    pass: Mutex<()>,
+    store: Store,
+    changes: Changes,
+    clock: Clock,
+    batch_size: u32,
+    /// Rung by the webhook handlers after each stored delivery.
+    doorbell: Doorbell,
+    /// Rung after a member changed: they may have a new wallet for the policy to act on.
+    scheduler: Doorbell,
+    /// One pass at a time: the worker's and any caller of [`Ingest::drain`].
+    pass: Arc<Mutex<()>>,
 }
 
 impl Ingest {
-    /// Asks the worker to look for new deliveries (a wake-up is never lost).
-    pub fn wake(&self) {
-        self.controls.wake();
+    /// The ingest of one service.
+    pub fn new(
+        store: Store,
+        changes: Changes,
+        clock: Clock,
+        config: &IngestConfig,
+        doorbell: Doorbell,
+        scheduler: Doorbell,
+    ) -> Self {
+        Ingest {
+            store,
+            changes,
+            clock,
+            batch_size: config.batch_size.max(1),
+            doorbell,
+            scheduler,
+            pass: Arc::default(),
+        }
     }
 
-    /// Stops the worker after the delivery it is applying, and waits for it.
-    pub async fn stop(&self) {
-        self.controls.stop().await;
+    /// The doorbell the webhook handlers ring and the worker waits on.
+    pub fn doorbell(&self) -> &Doorbell {
+        &self.doorbell
     }
-}
 
-/// Starts the worker on the current runtime; it first applies whatever was stored and not yet
-/// applied (after a crash, say), then waits to be woken.
-pub fn start_worker(state: AppState) {
-    let ingest = state.ingest.clone();
-    let handle = tokio::spawn(async move {
-        let mut caught_up = false;
-        while !state.ingest.controls.is_stopping() {
-            match drain(&state).await {
-                Ok(applied) if !caught_up => {
-                    caught_up = true;
-                    tracing::info!(applied, "ingest worker caught up with stored deliveries");
-                }
-                Ok(applied) => tracing::debug!(applied, "webhook deliveries applied"),
-                Err(e) => {
-                    tracing::error!(error = %e, "applying webhook deliveries failed; retrying");
-                    tokio::select! {
-                        () = tokio::time::sleep(RETRY_AFTER) => {},
-                        () = state.ingest.controls.woken() => {},
-                    }
-                    continue;
-                }
+    /// Applies every delivery stored before the call, in arrival order; returns how many it
+    /// applied. Waits for a pass in progress to finish first, so after it returns nothing stored
+    /// earlier is left (tests call it to wait for the worker without a clock).
+    pub async fn drain(&self) -> Result<usize, AppError> {
+        let _pass = self.pass.lock().await;
+        let batch = i64::from(self.batch_size);
+        let mut applied = 0;
+        loop {
+            let pending = self.store.pending_deliveries(batch).await?;
+            if pending.is_empty() {
+                return Ok(applied);
             }
-            state.ingest.controls.woken().await;
-        }
-    });
-    ingest.controls.hold(handle);
-}
-
-/// Applies every delivery stored before the call, in arrival order; returns how many it applied.
-/// Waits for a pass in progress to finish first, so after it returns nothing stored earlier is
-/// left (tests call it to wait for the worker without a clock).
-pub async fn drain(state: &AppState) -> Result<usize, StoreError> {
-    let _pass = state.ingest.pass.lock().await;
-    let batch = i64::from(state.config.ingest.batch_size.max(1));
-    let mut applied = 0;
-    loop {
-        let pending = state.store.pending_deliveries(batch).await?;
-        if pending.is_empty() {
-            return Ok(applied);
-        }
-        let mut field_ids: HashMap<i64, Option<String>> = HashMap::new();
-        let mut changed = BTreeSet::new();
-        let mut result = Ok(());
-        for delivery in &pending {
-            if state.ingest.controls.is_stopping() {
-                break;
-            }
-            let field_id = match field_ids.get(&delivery.community_id) {
-                Some(id) => id.clone(),
-                None => {
-                    let id = state
-                        .store
-                        .discourse_source(delivery.community_id)
-                        .await?
-                        .map(|s| s.wallet_field_id);
-                    field_ids.insert(delivery.community_id, id.clone());
-                    id
-                }
-            };
-            match apply(state, delivery, field_id.as_deref()).await {
-                Ok(Some(true)) => {
-                    changed.insert(delivery.community_id);
-                    applied += 1;
-                }
-                Ok(Some(false)) => applied += 1,
-                Ok(None) => {}
-                Err(e) => {
-                    result = Err(e);
+            let mut field_ids: HashMap<i64, Option<String>> = HashMap::new();
+            let mut changed = BTreeSet::new();
+            let mut result = Ok(());
+            for delivery in &pending {
+                if self.doorbell.is_stopping() {
                     break;
                 }
+                let field_id = match field_ids.get(&delivery.community_id) {
+                    Some(id) => id.clone(),
+                    None => {
+                        let id = self
+                            .store
+                            .discourse_source(delivery.community_id)
+                            .await?
+                            .map(|s| s.wallet_field_id);
+                        field_ids.insert(delivery.community_id, id.clone());
+                        id
+                    }
+                };
+                match self.apply(delivery, field_id.as_deref()).await {
+                    Ok(Some(true)) => {
+                        changed.insert(delivery.community_id);
+                        applied += 1;
+                    }
+                    Ok(Some(false)) => applied += 1,
+                    Ok(None) => {}
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            for id in &changed {
+                self.changes.refresh_id(*id).await?;
+            }
+            if !changed.is_empty() {
+                // A changed member may have a new wallet: the policy scheduler looks at once.
+                self.scheduler.ring();
+            }
+            result?;
+            if self.doorbell.is_stopping() {
+                return Ok(applied);
             }
         }
-        refresh(state, &changed).await?;
-        if !changed.is_empty() {
-            // A changed member may have a new wallet: the policy scheduler looks at once.
-            state.scheduler.wake();
-        }
-        result?;
-        if state.ingest.controls.is_stopping() {
-            return Ok(applied);
-        }
     }
-}
 
-async fn refresh(state: &AppState, communities: &BTreeSet<i64>) -> Result<(), StoreError> {
-    for id in communities {
-        if let Some(live) = state.snapshots.by_id(*id) {
-            let row = CommunityRow {
-                id: live.id,
-                community: live.community.clone(),
-            };
-            state.snapshots.refresh(&state.store, &row).await?;
-            state.metrics.snapshot_swaps.inc();
-        }
+    /// Applies one delivery; `None` when another pass applied it first, else whether the
+    /// registry or the topic facts changed.
+    async fn apply(
+        &self,
+        delivery: &PendingDelivery,
+        wallet_field_id: Option<&str>,
+    ) -> Result<Option<bool>, StoreError> {
+        let Some(mut tx) = self.store.begin_delivery(delivery).await? else {
+            return Ok(None);
+        };
+        let at = self.clock.now();
+        let (outcome, changed) = if delivery.platform == loomio::PLATFORM {
+            (
+                "hint: the community's open Loomio votes are re-read through the API; the body is not read"
+                    .to_string(),
+                false,
+            )
+        } else if delivery.platform != discourse::PLATFORM {
+            (
+                format!("ignored: unknown platform `{}`", delivery.platform),
+                false,
+            )
+        } else {
+            apply_discourse(&mut tx, delivery, wallet_field_id, at).await?
+        };
+        tx.finish(&outcome, at).await?;
+        tracing::debug!(delivery = delivery.id, event = %delivery.event, outcome, "webhook applied");
+        Ok(Some(changed))
     }
-    Ok(())
-}
-
-fn now() -> Timestamp {
-    Timestamp(jiff::Timestamp::now().as_millisecond())
-}
-
-/// Applies one delivery; `None` when another pass applied it first, else whether the registry
-/// or the topic facts changed.
-async fn apply(
-    state: &AppState,
-    delivery: &PendingDelivery,
-    wallet_field_id: Option<&str>,
-) -> Result<Option<bool>, StoreError> {
-    let Some(mut tx) = state.store.begin_delivery(delivery).await? else {
-        return Ok(None);
-    };
-    let at = now();
-    let (outcome, changed) = if delivery.platform == loomio::PLATFORM {
-        (
-            "hint: the community's open Loomio votes are re-read through the API; the body is not read"
-                .to_string(),
-            false,
-        )
-    } else if delivery.platform != discourse::PLATFORM {
-        (
-            format!("ignored: unknown platform `{}`", delivery.platform),
-            false,
-        )
-    } else {
-        apply_discourse(&mut tx, delivery, wallet_field_id, at).await?
-    };
-    tx.finish(&outcome, at).await?;
-    tracing::debug!(delivery = delivery.id, event = %delivery.event, outcome, "webhook applied");
-    Ok(Some(changed))
 }
 
 async fn apply_discourse(
@@ -258,11 +235,11 @@ async fn current_topic(
 
 async fn apply_topic(
     tx: &mut DeliveryTx,
-    plan: TopicPlan,
+    plan: TopicUpdate,
     at: Timestamp,
 ) -> Result<(String, bool), StoreError> {
     match plan {
-        TopicPlan::Save {
+        TopicUpdate::Save {
             topic,
             record,
             notes,
@@ -276,7 +253,7 @@ async fn apply_topic(
             }
             Ok((outcome, true))
         }
-        TopicPlan::Unchanged => Ok(("topic unchanged".into(), false)),
-        TopicPlan::Skip(reason) => Ok((format!("skipped: {reason}"), false)),
+        TopicUpdate::Unchanged => Ok(("topic unchanged".into(), false)),
+        TopicUpdate::Skip(reason) => Ok((format!("skipped: {reason}"), false)),
     }
 }

@@ -6,13 +6,19 @@
 //! records in the store, per report, the indexed block at which it was first seen missing, so a
 //! restart does not start the patience again.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::Timestamp;
-use crate::http::AppState;
+use super::{AppError, Doorbell};
+use crate::clock::Clock;
+use crate::config::ChainConfig;
+use crate::oracle::Oracle;
 use crate::report::Digest;
-use crate::store::{IndexedContract, StoreError, StoredSigned};
+use crate::store::{IndexedContract, Store, StoredSigned};
+use crate::telemetry::Metrics;
 
 /// How one pool stands between this oracle and the chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -107,77 +113,135 @@ pub fn classify(
     }
 }
 
-/// Compares every reported pool with the index of `indexed`, flagging what diverges after
-/// `patience_blocks` indexed blocks. `None` while the index has not read anything yet.
-pub async fn check(
-    state: &AppState,
-    indexed: &IndexedContract,
+/// The last reconciliation, shared between the loop that makes it and the API that shows it.
+pub type LatestReconciliation = Arc<Mutex<Option<Reconciliation>>>;
+
+/// Reconciling this oracle's outbox with the chain index: what it reads and where it keeps the
+/// result.
+#[derive(Clone)]
+pub struct Reconciler {
+    store: Store,
+    metrics: Arc<Metrics>,
+    oracle: Arc<Oracle>,
+    indexed: IndexedContract,
     patience_blocks: u64,
-) -> Result<Option<Reconciliation>, StoreError> {
-    let Some(oracle) = &state.oracle else {
-        return Ok(None);
-    };
-    let Some(cursor) = state.store.chain_cursor(indexed).await? else {
-        return Ok(None);
-    };
-    let mut pools = Vec::new();
-    for report in state.store.latest_pool_reports(oracle.domain()).await? {
-        let StoredSigned::Pool(signed) = &report.signed else {
-            continue;
-        };
-        let id = signed.report().id();
-        let chain = state
-            .store
-            .chain_pool_head(indexed, id, false)
-            .await?
-            .and_then(|head| match head.event.event {
-                crate::chain::events::ReportEvent::Pool(applied) => {
-                    Some((applied.report.seq, applied.digest))
-                }
-                crate::chain::events::ReportEvent::Signers(_) => None,
-            });
-        let local = (signed.report().seq(), signed.digest());
-        let since = state.store.first_missing(indexed, local.1).await?;
-        let blocks = |since: u64| cursor.block.saturating_sub(since);
-        let mut standing = classify(local, chain, since.map_or(0, blocks), patience_blocks);
-        if since.is_none() && is_missing(&standing) {
-            let now = Timestamp(jiff::Timestamp::now().as_millisecond());
-            let since = state
-                .store
-                .record_first_missing(indexed, local.1, cursor.block, now)
-                .await?;
-            standing = classify(local, chain, blocks(since), patience_blocks);
+    interval: Duration,
+    clock: Clock,
+    latest: LatestReconciliation,
+    /// The loop waits on it between rounds; shutdown rings it.
+    doorbell: Doorbell,
+}
+
+impl Reconciler {
+    /// The reconciler of one service's oracle with the index of `indexed`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        metrics: Arc<Metrics>,
+        oracle: Arc<Oracle>,
+        indexed: IndexedContract,
+        config: &ChainConfig,
+        clock: Clock,
+        latest: LatestReconciliation,
+        doorbell: Doorbell,
+    ) -> Self {
+        Reconciler {
+            store,
+            metrics,
+            oracle,
+            indexed,
+            patience_blocks: config.missing_after_blocks,
+            interval: Duration::from_millis(config.reconcile_interval_ms.max(100)),
+            clock,
+            latest,
+            doorbell,
         }
-        let pool = format!(
-            "{}/{}",
-            report.community.as_deref().unwrap_or("?"),
-            report.pool.as_deref().unwrap_or("?")
-        );
-        if standing.is_divergence() {
-            tracing::warn!(
-                pool,
-                ?standing,
-                "the chain diverges from what this oracle signed"
-            );
-        }
-        pools.push(PoolReconciliation {
-            pool,
-            local_seq: local.0,
-            local_digest: local.1.to_string(),
-            chain_seq: chain.map_or(0, |(seq, _)| seq),
-            standing,
-        });
     }
-    let divergences = pools.iter().filter(|p| p.standing.is_divergence()).count();
-    state
-        .metrics
-        .reconciliation_divergences
-        .set(divergences as i64);
-    Ok(Some(Reconciliation {
-        indexed_block: cursor.block,
-        pools,
-        divergences,
-    }))
+
+    /// The doorbell the loop waits on.
+    pub fn doorbell(&self) -> &Doorbell {
+        &self.doorbell
+    }
+
+    /// How long the loop waits between two rounds.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// One round: reconciles and keeps the result for the API.
+    pub async fn run_once(&self) -> Result<(), AppError> {
+        if let Some(result) = self.check().await? {
+            *self.latest.lock().expect("not poisoned") = Some(result);
+        }
+        Ok(())
+    }
+
+    /// Compares every reported pool with the index, flagging what diverges after the configured
+    /// patience in indexed blocks. `None` while the index has not read anything yet.
+    pub async fn check(&self) -> Result<Option<Reconciliation>, AppError> {
+        let (oracle, indexed, patience_blocks) =
+            (&self.oracle, &self.indexed, self.patience_blocks);
+        let Some(cursor) = self.store.chain_cursor(indexed).await? else {
+            return Ok(None);
+        };
+        let mut pools = Vec::new();
+        for report in self.store.latest_pool_reports(oracle.domain()).await? {
+            let StoredSigned::Pool(signed) = &report.signed else {
+                continue;
+            };
+            let id = signed.report().id();
+            let chain = self
+                .store
+                .chain_pool_head(indexed, id, false)
+                .await?
+                .and_then(|head| match head.event.event {
+                    crate::chain::events::ReportEvent::Pool(applied) => {
+                        Some((applied.report.seq, applied.digest))
+                    }
+                    crate::chain::events::ReportEvent::Signers(_) => None,
+                });
+            let local = (signed.report().seq(), signed.digest());
+            let since = self.store.first_missing(indexed, local.1).await?;
+            let blocks = |since: u64| cursor.block.saturating_sub(since);
+            let mut standing = classify(local, chain, since.map_or(0, blocks), patience_blocks);
+            if since.is_none() && is_missing(&standing) {
+                let now = self.clock.now();
+                let since = self
+                    .store
+                    .record_first_missing(indexed, local.1, cursor.block, now)
+                    .await?;
+                standing = classify(local, chain, blocks(since), patience_blocks);
+            }
+            let pool = format!(
+                "{}/{}",
+                report.community.as_deref().unwrap_or("?"),
+                report.pool.as_deref().unwrap_or("?")
+            );
+            if standing.is_divergence() {
+                tracing::warn!(
+                    pool,
+                    ?standing,
+                    "the chain diverges from what this oracle signed"
+                );
+            }
+            pools.push(PoolReconciliation {
+                pool,
+                local_seq: local.0,
+                local_digest: local.1.to_string(),
+                chain_seq: chain.map_or(0, |(seq, _)| seq),
+                standing,
+            });
+        }
+        let divergences = pools.iter().filter(|p| p.standing.is_divergence()).count();
+        self.metrics
+            .reconciliation_divergences
+            .set(divergences as i64);
+        Ok(Some(Reconciliation {
+            indexed_block: cursor.block,
+            pools,
+            divergences,
+        }))
+    }
 }
 
 /// Whether the chain lacks reports this oracle signed (for a while or not yet).
@@ -186,30 +250,6 @@ fn is_missing(standing: &Standing) -> bool {
         standing,
         Standing::Behind { .. } | Standing::MissingOnChain { .. }
     )
-}
-
-/// Reconciles on the configured interval until stopped through `state.reconciler`, keeping the
-/// last result for the API.
-pub fn start(state: AppState, indexed: IndexedContract) {
-    let controls = state.reconciler.clone();
-    let task = tokio::spawn(async move {
-        let interval =
-            std::time::Duration::from_millis(state.config.chain.reconcile_interval_ms.max(100));
-        while !state.reconciler.is_stopping() {
-            match check(&state, &indexed, state.config.chain.missing_after_blocks).await {
-                Ok(Some(result)) => {
-                    *state.reconciliation.lock().expect("not poisoned") = Some(result);
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "reconciliation could not read the store"),
-            }
-            tokio::select! {
-                () = tokio::time::sleep(interval) => {},
-                () = state.reconciler.woken() => {},
-            }
-        }
-    });
-    controls.hold(task);
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use alloy_primitives::{B256, Bytes};
 use futures_util::{StreamExt, stream};
 use indicatif::ProgressBar;
 
-use super::history::Evidence;
+use super::history::FetchedEvidence;
 use crate::chain::rpc::without_urls;
 
 /// Documents fetched at once.
@@ -30,7 +30,7 @@ pub async fn fetch(
     base: &str,
     hashes: Vec<B256>,
     bar: &ProgressBar,
-) -> Result<Vec<(B256, Evidence)>, reqwest::Error> {
+) -> Result<Vec<(B256, FetchedEvidence)>, reqwest::Error> {
     let client = reqwest::Client::builder().timeout(TIMEOUT).build()?;
     bar.set_length(hashes.len() as u64);
     let documents = stream::iter(hashes)
@@ -49,25 +49,27 @@ pub async fn fetch(
     Ok(documents)
 }
 
-async fn document(client: &reqwest::Client, url: &str) -> Evidence {
+async fn document(client: &reqwest::Client, url: &str) -> FetchedEvidence {
     let mut response = match client.get(url).send().await {
         Ok(response) => response,
-        Err(e) => return Evidence::Missing(without_urls(&e.to_string())),
+        Err(e) => return FetchedEvidence::Missing(without_urls(&e.to_string())),
     };
     if !response.status().is_success() {
-        return Evidence::Missing(format!("the endpoint answered {}", response.status()));
+        return FetchedEvidence::Missing(format!("the endpoint answered {}", response.status()));
     }
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > MAX_BYTES {
-                    return Evidence::Missing(format!("the document exceeds {MAX_BYTES} bytes"));
+                    return FetchedEvidence::Missing(format!(
+                        "the document exceeds {MAX_BYTES} bytes"
+                    ));
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(None) => return Evidence::Document(Bytes::from(body)),
-            Err(e) => return Evidence::Missing(without_urls(&e.to_string())),
+            Ok(None) => return FetchedEvidence::Document(Bytes::from(body)),
+            Err(e) => return FetchedEvidence::Missing(without_urls(&e.to_string())),
         }
     }
 }

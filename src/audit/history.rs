@@ -24,7 +24,7 @@ pub struct History {
     /// What the contract's views say at `to_block`.
     pub views: ContractViews,
     /// The evidence of each decision hash, when evidence was asked for.
-    pub evidence: Option<Vec<(B256, Evidence)>>,
+    pub evidence: Option<Vec<(B256, FetchedEvidence)>>,
 }
 
 /// One report event and how its report reached the contract.
@@ -97,7 +97,7 @@ pub struct PoolView {
 
 /// What the evidence endpoint gave for a decision hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Evidence {
+pub enum FetchedEvidence {
     /// The document's bytes, exactly as served.
     Document(Bytes),
     /// No document: why (a status, an error).

@@ -31,7 +31,7 @@ use crate::report::SignerSet;
 pub use ballots::check as check_ballots;
 pub use evidence::evidence_url;
 pub use fetch::FetchError;
-pub use history::{ContractViews, Evidence, History, HistoryEntry, PoolView, Submission};
+pub use history::{ContractViews, FetchedEvidence, History, HistoryEntry, PoolView, Submission};
 pub use verdict::{Check, EvidenceSummary, Failure, FailureKind, ReportRef, Verdict};
 pub use verify::verify;
 

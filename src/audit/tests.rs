@@ -3,7 +3,7 @@
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 
-use super::history::{ContractViews, Evidence, History, HistoryEntry, PoolView, Submission};
+use super::history::{ContractViews, FetchedEvidence, History, HistoryEntry, PoolView, Submission};
 use super::verdict::FailureKind;
 use super::verify;
 use crate::chain::events::{ContractEvent, LogPosition, PoolApplied, ReportEvent, SignersRotated};
@@ -366,8 +366,16 @@ fn evidence_is_hashed_and_counted() {
     let mut history = b.history();
     history.evidence = Some(
         (0u8..3)
-            .map(|i| (keccak256([i]), Evidence::Document(Bytes::from(vec![i]))))
-            .chain([(keccak256([9u8]), Evidence::Document(Bytes::from(vec![9u8])))])
+            .map(|i| {
+                (
+                    keccak256([i]),
+                    FetchedEvidence::Document(Bytes::from(vec![i])),
+                )
+            })
+            .chain([(
+                keccak256([9u8]),
+                FetchedEvidence::Document(Bytes::from(vec![9u8])),
+            )])
             .collect(),
     );
     let verdict = verify(&history, None);
@@ -381,13 +389,22 @@ fn evidence_whose_hash_differs_is_named_at_its_report() {
     let b = honest();
     let mut history = b.history();
     history.evidence = Some(vec![
-        (keccak256([0u8]), Evidence::Document(Bytes::from(vec![0u8]))),
+        (
+            keccak256([0u8]),
+            FetchedEvidence::Document(Bytes::from(vec![0u8])),
+        ),
         (
             keccak256([1u8]),
-            Evidence::Document(Bytes::from_static(b"forged")),
+            FetchedEvidence::Document(Bytes::from_static(b"forged")),
         ),
-        (keccak256([2u8]), Evidence::Document(Bytes::from(vec![2u8]))),
-        (keccak256([9u8]), Evidence::Missing("404 Not Found".into())),
+        (
+            keccak256([2u8]),
+            FetchedEvidence::Document(Bytes::from(vec![2u8])),
+        ),
+        (
+            keccak256([9u8]),
+            FetchedEvidence::Missing("404 Not Found".into()),
+        ),
     ]);
     let verdict = verify(&history, None);
     assert_eq!(

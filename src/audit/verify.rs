@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_sol_types::SolStruct;
 
-use super::history::{Evidence, History, HistoryEntry, Submission};
+use super::history::{FetchedEvidence, History, HistoryEntry, Submission};
 use super::verdict::{EvidenceSummary, Failure, FailureKind, ReportRef, Verdict};
 use crate::chain::events::{ContractEvent, PoolApplied, ReportEvent, SignersRotated};
 use crate::report::{
@@ -69,7 +69,11 @@ struct Audit<'h> {
     pools: Vec<ReplayedPool>,
     pool_reports: usize,
     signer_reports: usize,
-    evidence: Option<(EvidenceSummary, HashMap<B256, &'h Evidence>, HashSet<B256>)>,
+    evidence: Option<(
+        EvidenceSummary,
+        HashMap<B256, &'h FetchedEvidence>,
+        HashSet<B256>,
+    )>,
     failures: Vec<Failure>,
 }
 
@@ -306,7 +310,7 @@ impl<'h> Audit<'h> {
             return;
         }
         let failure = match documents.get(&hash) {
-            Some(Evidence::Document(bytes)) => {
+            Some(FetchedEvidence::Document(bytes)) => {
                 let found = keccak256(bytes);
                 if found == hash {
                     let first = checked.insert(hash);
@@ -342,7 +346,7 @@ impl<'h> Audit<'h> {
                     ))
                 }
             }
-            Some(Evidence::Missing(reason)) => Some((
+            Some(FetchedEvidence::Missing(reason)) => Some((
                 FailureKind::EvidenceMissing,
                 format!("no evidence for decision {hash}: {reason}"),
             )),

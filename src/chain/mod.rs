@@ -6,8 +6,6 @@ pub mod contract;
 pub mod convert;
 pub mod deploy;
 pub mod events;
-pub mod indexer;
 pub mod logs;
 pub mod range;
-pub mod relayer;
 pub mod rpc;

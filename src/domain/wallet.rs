@@ -82,6 +82,16 @@ impl PointerError {
 
 impl WalletAddress {
     /// Parses a payment pointer (`$host/path`) or an `https://` wallet address into its normal form.
+    ///
+    /// ```
+    /// use revshare_oracle::domain::WalletAddress;
+    ///
+    /// let pointer = WalletAddress::parse("$Wallet.Example/ann").unwrap();
+    /// let url = WalletAddress::parse("https://wallet.example/ann").unwrap();
+    /// assert_eq!(pointer, url, "one wallet, one normal form");
+    /// assert_eq!(pointer.as_str(), "https://wallet.example/ann");
+    /// assert!(WalletAddress::parse("$wallet.example:8443/ann").is_err(), "no port");
+    /// ```
     pub fn parse(input: &str) -> Result<Self, PointerError> {
         let input = input.trim();
         if input.is_empty() {

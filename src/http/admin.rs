@@ -19,7 +19,7 @@ use super::views::{CommunityView, PoolView, SplitView};
 use super::{AppState, live};
 use crate::domain::{
     Cause, CommunitySlug, Entry, Label, MemberId, Pool, PoolError, SplitError, SplitRules, Tag,
-    Timestamp, TopicFacts, WalletAddress, Weight,
+    TopicFacts, WalletAddress, Weight,
 };
 use crate::select::PickContext;
 
@@ -54,10 +54,6 @@ pub async fn require_admin(
         .into_response();
     }
     next.run(request).await
-}
-
-fn now() -> Timestamp {
-    Timestamp(jiff::Timestamp::now().as_millisecond())
 }
 
 fn bootstrap(note: Option<String>) -> Cause {
@@ -110,24 +106,10 @@ pub async fn create_community(
     let Some(slug) = slug.filter(|_| errors.is_empty()) else {
         return Err(Problem::invalid_fields(errors));
     };
-    let row = state.store.create_community(&slug, name, now()).await?;
-    // A community starts governed: the grant report's policy, and the constitution that changes it.
-    state
-        .store
-        .adopt_policies(
-            row.id,
-            &[
-                crate::policy::GRANT_REPORT_POLICY,
-                crate::policy::CONSTITUTION_POLICY,
-            ],
-            &bootstrap(Some("the default policies".into())),
-            now(),
-        )
+    let live = state
+        .changes
+        .create_community(&slug, name, state.clock.now())
         .await?;
-    let live = state.snapshots.refresh(&state.store, &row).await?;
-    state.metrics.communities.set(state.snapshots.len() as i64);
-    state.metrics.snapshot_swaps.inc();
-    tracing::info!(community = %slug, "community created");
     let location = format!("/v1/communities/{slug}");
     Ok((
         StatusCode::CREATED,
@@ -233,35 +215,17 @@ pub async fn put_pool(
     {
         return Ok(Json(PoolView::new(name, current)));
     }
-    let cause = bootstrap(note);
-    let version = match &state.oracle {
-        Some(oracle) => {
-            let slug = &live.community.slug;
-            let version = state
-                .store
-                .append_reported_pool_version(
-                    live.id,
-                    slug,
-                    name,
-                    &pool,
-                    &cause,
-                    now(),
-                    oracle,
-                    None,
-                )
-                .await?;
-            state.relayer.wake();
-            version
-        }
-        None => {
-            state
-                .store
-                .append_pool_version(live.id, name, &pool, &cause, now())
-                .await?
-        }
-    };
-    refresh(&state, live.id, &live.community).await?;
-    tracing::info!(community = %live.community.slug, pool = %name, version = version.version, "pool changed");
+    let version = state
+        .changes
+        .change_pool(
+            &live,
+            name,
+            &pool,
+            &bootstrap(note),
+            None,
+            state.clock.now(),
+        )
+        .await?;
     Ok(Json(PoolView::new(name, &version)))
 }
 
@@ -322,11 +286,9 @@ pub async fn put_splits(
         return Ok(Json(SplitView::new(last)));
     }
     let version = state
-        .store
-        .append_split_version(live.id, &rules, &bootstrap(note), now())
+        .changes
+        .change_split(&live, &rules, &bootstrap(note), state.clock.now())
         .await?;
-    refresh(&state, live.id, &live.community).await?;
-    tracing::info!(community = %live.community.slug, version = version.version, "split rules changed");
     Ok(Json(SplitView::new(&version)))
 }
 
@@ -355,10 +317,9 @@ pub async fn put_member(
         .transpose()
         .map_err(|e| Problem::invalid_fields(vec![FieldError::pointer("wallet", &e)]))?;
     state
-        .store
-        .set_member_wallet(live.id, names.member(), wallet.as_ref(), now())
+        .changes
+        .change_member_wallet(&live, names.member(), wallet.as_ref(), state.clock.now())
         .await?;
-    refresh(&state, live.id, &live.community).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -420,8 +381,10 @@ pub async fn put_topic(
         tags,
     };
     let topic = names.topic();
-    state.store.put_topic(live.id, topic, &facts, now()).await?;
-    let live = refresh(&state, live.id, &live.community).await?;
+    let live = state
+        .changes
+        .change_topic(&live, topic, &facts, state.clock.now())
+        .await?;
     let plan = live.snapshot.topic_plan(topic);
     let shares = live.snapshot.distribution(PickContext::Topic(topic))?;
     Ok(Json(super::views::TopicView::new(
@@ -430,18 +393,4 @@ pub async fn put_topic(
         &plan,
         &shares,
     )))
-}
-
-async fn refresh(
-    state: &AppState,
-    id: i64,
-    community: &crate::domain::Community,
-) -> Result<std::sync::Arc<crate::app::LiveCommunity>, Problem> {
-    let row = crate::store::CommunityRow {
-        id,
-        community: community.clone(),
-    };
-    let live = state.snapshots.refresh(&state.store, &row).await?;
-    state.metrics.snapshot_swaps.inc();
-    Ok(live)
 }

@@ -17,7 +17,6 @@ use serde_json::json;
 use super::extract::PathNames;
 use super::problem::{FieldError, Problem, ProblemKind};
 use super::{AppState, live};
-use crate::domain::Timestamp;
 use crate::sources::discourse::{
     self, PayloadError, SignatureError, headers as dh, parse_event, same_instance, verify_signature,
 };
@@ -136,7 +135,7 @@ pub async fn discourse(
             header::USER_AGENT.as_str(),
         ],
     );
-    let received_at = Timestamp(jiff::Timestamp::now().as_millisecond());
+    let received_at = state.clock.now();
     let stored = state
         .store
         .insert_delivery(&NewDelivery {
@@ -152,7 +151,7 @@ pub async fn discourse(
         .await?;
     Ok(match stored {
         Some(delivery) => {
-            state.ingest.wake();
+            state.ingest.ring();
             tracing::debug!(community = %live.community.slug, event, event_id, delivery, "webhook stored");
             (
                 StatusCode::ACCEPTED,

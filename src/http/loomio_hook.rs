@@ -20,7 +20,6 @@ use super::extract::PathNames;
 use super::hooks::{kept_headers, utf8_body, webhook_body};
 use super::problem::{Problem, ProblemKind};
 use super::{AppState, live};
-use crate::domain::Timestamp;
 use crate::sources::loomio::{self, hint_id};
 use crate::store::NewDelivery;
 
@@ -64,14 +63,14 @@ pub async fn loomio(
             event: HINT_EVENT,
             headers: &kept,
             body: raw,
-            received_at: Timestamp(jiff::Timestamp::now().as_millisecond()),
+            received_at: state.clock.now(),
         })
         .await?;
     // Stored or seen before, it is still a hint: something may have changed again.
-    state.voting.hint(live.id);
+    state.votes.hint(live.id);
     Ok(match stored {
         Some(delivery) => {
-            state.ingest.wake();
+            state.ingest.ring();
             tracing::debug!(community = %live.community.slug, delivery, "Loomio hint stored");
             (
                 StatusCode::OK,

@@ -10,8 +10,7 @@ use utoipa::ToSchema;
 use super::extract::{JsonBody, PathNames};
 use super::problem::{FieldError, Problem, ProblemKind};
 use super::{AppState, live};
-use crate::domain::Timestamp;
-use crate::store::LoomioSource;
+use crate::sources::loomio::LoomioSource;
 
 /// A community's Loomio settings, as an admin sends them.
 #[derive(Deserialize, ToSchema)]
@@ -129,7 +128,7 @@ pub async fn put_loomio_source(
         base_url: crate::sources::normalise_site_url(&body.base_url),
         api_key: body.api_key,
         group_id: body.group_id,
-        updated_at: Timestamp(jiff::Timestamp::now().as_millisecond()),
+        updated_at: state.clock.now(),
     };
     state.store.put_loomio_source(live.id, &source).await?;
     tracing::info!(community = %live.community.slug, base_url = %source.base_url, group = source.group_id, "Loomio settings set");

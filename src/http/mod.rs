@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -36,10 +36,14 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::{Actions, Ingest, LiveCommunity, Snapshots, Voting};
+use crate::app::{
+    Changes, Doorbell, LatestReconciliation, LiveCommunity, Scheduler, Snapshots, Votes,
+};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::CommunitySlug;
 use crate::openpayments::WalletDocuments;
+use crate::oracle::Oracle;
 use crate::sources::discourse::DiscourseSites;
 use crate::store::Store;
 use crate::telemetry::{Metrics, RouteLabels};
@@ -49,10 +53,12 @@ use problem::{Problem, ProblemKind};
 /// Largest admin request body: a pool of 100,000 entries fits.
 const ADMIN_BODY_LIMIT: usize = 32 * 1024 * 1024;
 
-/// What every handler shares.
-#[derive(Clone)]
+/// What the handlers may use: the shared parts, the use cases they call, and the doorbells of
+/// the workers they feed. Handlers take the whole state or, through `FromRef`, the one part they
+/// need.
+#[derive(Clone, FromRef)]
 pub struct AppState {
-    /// The database.
+    /// The database, for reads and for storing what a worker then applies.
     pub store: Store,
     /// The live selection snapshots.
     pub snapshots: Arc<Snapshots>,
@@ -62,24 +68,26 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Wallet-address documents for the Web Monetization endpoint.
     pub wallet_documents: WalletDocuments,
-    /// The webhook ingest worker's handle: woken after each stored delivery.
-    pub ingest: Arc<Ingest>,
     /// The oracle that signs a report of every pool change, when enabled.
-    pub oracle: Option<Arc<crate::oracle::Oracle>>,
-    /// The last reconciliation of the outbox with the chain index, when an indexer runs.
-    pub reconciliation: Arc<std::sync::Mutex<Option<crate::app::reconcile::Reconciliation>>>,
-    /// The reconciliation loop's controls, so shutdown waits for it before closing the store.
-    pub reconciler: Arc<crate::app::worker::WorkerControls>,
-    /// The relayer's handle: woken after each stored report.
-    pub relayer: Arc<crate::chain::relayer::RelayerHandle>,
-    /// The Discourse sites the service calls: one HTTP client, one rate-limit gate per site.
+    pub oracle: Option<Arc<Oracle>>,
+    /// Configuration changes.
+    pub changes: Changes,
+    /// The standard voting API.
+    pub votes: Votes,
+    /// The policy scheduler, which opens the proposals admins ask for.
+    pub scheduler: Scheduler,
+    /// The Discourse sites the service calls, for checking an admin's settings.
     pub discourse: DiscourseSites,
-    /// The intended-actions worker's handle: woken after each stored action.
-    pub actions: Arc<Actions>,
-    /// The voting worker's handle and the platforms' HTTP client.
-    pub voting: Arc<Voting>,
-    /// The policy scheduler's handle: woken after wallet changes.
-    pub scheduler: Arc<crate::app::policy::Scheduler>,
+    /// The ingest worker's doorbell: rung after each stored delivery.
+    #[from_ref(skip)]
+    pub ingest: Doorbell,
+    /// The relayer's doorbell: rung after a stored rotation.
+    #[from_ref(skip)]
+    pub relayer: Doorbell,
+    /// The last reconciliation of the outbox with the chain index.
+    pub reconciliation: LatestReconciliation,
+    /// The service's one clock.
+    pub clock: Clock,
 }
 
 /// The community's live snapshot, or a 404 problem.

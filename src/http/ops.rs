@@ -5,8 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 
-use super::AppState;
+use std::sync::Arc;
+
 use super::problem::{Problem, ProblemKind};
+use crate::store::Store;
+use crate::telemetry::Metrics;
 
 /// Liveness: a constant answer, also the floor for load tests.
 pub async fn healthz() -> &'static str {
@@ -14,19 +17,19 @@ pub async fn healthz() -> &'static str {
 }
 
 /// Readiness: the database answers.
-pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, Problem> {
-    state.store.ping().await?;
+pub async fn readyz(State(store): State<Store>) -> Result<&'static str, Problem> {
+    store.ping().await?;
     Ok("ready")
 }
 
 /// Metrics in the Prometheus text format.
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(),
+        metrics.render(),
     )
 }
 

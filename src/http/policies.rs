@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 use super::extract::{JsonBody, PathNames};
 use super::problem::{FieldError, Problem, ProblemKind};
 use super::{AppState, live};
-use crate::domain::Timestamp;
 use crate::policy::Policy;
 
 /// A proposed policy text.
@@ -52,9 +51,8 @@ pub async fn propose_policy(
             e.to_string(),
         )])
     })?;
-    let now = Timestamp(jiff::Timestamp::now().as_millisecond());
-    let id = crate::app::policy::propose_policy_change(
-        &state,
+    let now = state.clock.now();
+    let id = state.scheduler.propose_policy_change(
         &community,
         &policy,
         body.source,

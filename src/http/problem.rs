@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::app::backends::BACKENDS;
+use crate::app::{AppError, PlatformSetup};
 use crate::domain::{NameError, PointerError};
 use crate::select::PickError;
 use crate::store::StoreError;
@@ -420,6 +422,51 @@ impl From<StoreError> for Problem {
     }
 }
 
+/// Each use-case failure as the problem it stands for: the one place they are mapped.
+impl From<AppError> for Problem {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Store(e) => e.into(),
+            AppError::Oracle(e) => StoreError::Oracle(e).into(),
+            AppError::Platform(PlatformSetup::Unknown(name)) => {
+                Problem::invalid_fields(vec![FieldError::new(
+                    "backend",
+                    "known-backend",
+                    format!(
+                        "names no voting backend (`{name}`); known: {}",
+                        BACKENDS.join(", ")
+                    ),
+                )])
+            }
+            AppError::Platform(PlatformSetup::NotConfigured(platform)) => {
+                Problem::invalid_fields(vec![FieldError::new(
+                    "backend",
+                    "configured-backend",
+                    format!(
+                        "names {platform}, which this community has not set up; an admin sets it \
+                         under /v1/admin/communities/{{community}}/sources/"
+                    ),
+                )])
+            }
+            AppError::Invalid(reason) => {
+                Problem::invalid_fields(vec![FieldError::new("(body)", "backend-accepts", reason)])
+            }
+            AppError::UnknownVote(id) => Problem::new(
+                ProblemKind::UnknownVote,
+                format!("the community has no vote {id}"),
+            ),
+            e @ AppError::VoteEnded { .. } => Problem::new(ProblemKind::Conflict, e.to_string()),
+            e @ (AppError::Policy(_) | AppError::Inconsistent(_)) => {
+                tracing::error!(error = %e, "a use case met inconsistent stored data");
+                Problem::new(
+                    ProblemKind::Internal,
+                    "stored data could not be used; it was logged",
+                )
+            }
+        }
+    }
+}
+
 impl From<PickError> for Problem {
     fn from(e: PickError) -> Self {
         match e {
@@ -442,6 +489,13 @@ mod tests {
         for kind in ProblemKind::ALL {
             assert_eq!(ProblemKind::from_slug(kind.slug()), Some(kind));
         }
+    }
+
+    #[test]
+    fn inconsistent_stored_data_stays_out_of_answers() {
+        let problem = Problem::from(AppError::Inconsistent("vote 7 names secret row".into()));
+        assert_eq!(problem.kind(), ProblemKind::Internal);
+        assert!(!problem.detail.contains("secret"));
     }
 
     #[test]

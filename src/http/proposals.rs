@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{JsonBody, PathNames};
 use super::problem::{FieldError, Problem, ProblemKind};
 use super::{AppState, live};
-use crate::domain::{CommunitySlug, Timestamp};
+use crate::domain::CommunitySlug;
 use crate::policy::{RequestedChange, Subject};
 use crate::store::{ProposalState, StoredProposal};
 
@@ -173,8 +173,10 @@ pub async fn request_change(
     if !errors.is_empty() {
         return Err(Problem::invalid_fields(errors));
     }
-    let now = Timestamp(jiff::Timestamp::now().as_millisecond());
-    let id = crate::app::policy::request_change(&state, &community, note, body.change, now)
+    let now = state.clock.now();
+    let id = state
+        .scheduler
+        .request_change(&community, note, body.change, now)
         .await?
         .ok_or_else(|| {
             Problem::new(
@@ -275,7 +277,10 @@ async fn view(
     community_id: i64,
     stored: StoredProposal,
 ) -> Result<ProposalView, Problem> {
-    let record = crate::app::policy::proposal_vote(state, community_id, stored.id).await?;
+    let record = state
+        .scheduler
+        .proposal_vote(community_id, stored.id)
+        .await?;
     // The proposal keeps the handle once attached; until then the vote's record has it.
     let vote = match (stored.proposal.vote.clone(), record) {
         (None, None) => None,

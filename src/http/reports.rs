@@ -13,9 +13,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{JsonBody, PathNames};
 use super::problem::{FieldError, Problem, ProblemKind};
 use super::{AppState, live};
-use crate::domain::Timestamp;
+use crate::app::LatestReconciliation;
 use crate::report::{SignerSet, pool_typed_data, signer_typed_data};
-use crate::store::{RelayStatus, StoredReport, StoredSigned};
+use crate::store::{RelayStatus, Store, StoredReport, StoredSigned};
 
 /// Largest page of reports.
 const MAX_REPORTS_PAGE: u32 = 100;
@@ -189,11 +189,11 @@ pub async fn report(
     responses((status = 200, content_type = "application/json", description = "The evidence bytes"),
         (status = 404), (status = 422)))]
 pub async fn evidence(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Path(hash): Path<String>,
 ) -> Result<impl IntoResponse, Problem> {
     let hash = parse_hash("hash", &hash)?;
-    let bytes = state.store.evidence(hash).await?.ok_or_else(|| {
+    let bytes = store.evidence(hash).await?.ok_or_else(|| {
         Problem::new(
             ProblemKind::NotFound,
             format!("no evidence hashes to {hash}"),
@@ -246,9 +246,9 @@ pub async fn rotate_signers(
     })?;
     let signed = state
         .store
-        .append_signer_rotation(next, now(), oracle)
+        .append_signer_rotation(next, state.clock.now(), oracle)
         .await?;
-    state.relayer.wake();
+    state.relayer.ring();
     let set = signed.report().set();
     tracing::info!(
         seq = signed.report().seq(),
@@ -274,19 +274,15 @@ fn parse_hash(name: &str, text: &str) -> Result<B256, Problem> {
     })
 }
 
-fn now() -> Timestamp {
-    Timestamp(jiff::Timestamp::now().as_millisecond())
-}
-
 /// The last comparison of what this oracle signed with what the chain index shows, pool by pool:
 /// in sync, behind, missing on chain past the configured patience, or differing.
 #[utoipa::path(get, path = "/v1/oracle/reconciliation", tag = "public",
     responses((status = 200, body = crate::app::reconcile::Reconciliation),
         (status = 404, description = "No reconciliation yet: the oracle or the chain indexer is off, or the index is empty")))]
 pub async fn reconciliation(
-    State(state): State<AppState>,
+    State(latest): State<LatestReconciliation>,
 ) -> Result<Json<crate::app::reconcile::Reconciliation>, Problem> {
-    let last = state.reconciliation.lock().expect("not poisoned").clone();
+    let last = latest.lock().expect("not poisoned").clone();
     last.map(Json).ok_or_else(|| {
         Problem::new(
             ProblemKind::NotFound,

@@ -13,9 +13,9 @@ use super::extract::{JsonBody, PathNames};
 use super::problem::{FieldError, Problem, ProblemKind};
 use super::{AppState, live};
 use crate::domain::Timestamp;
+use crate::sources::discourse::DiscourseSource;
 use crate::sources::discourse::{ApiError, DiscourseClient, MIN_SECRET_CHARS};
 use crate::sources::normalise_site_url;
-use crate::store::DiscourseSource;
 
 /// A community's Discourse settings, as an admin sends them.
 #[derive(Deserialize, ToSchema)]
@@ -275,7 +275,7 @@ pub async fn put_discourse_source(
     let base_url = normalise_site_url(&body.base_url);
     let wallet_field = body.wallet_field.trim().to_string();
     let api_username = body.api_username.map(|n| n.trim().to_string());
-    let now = Timestamp(jiff::Timestamp::now().as_millisecond());
+    let now = state.clock.now();
     let (wallet_field_id, resolved_at) = match (&body.api_key, &api_username) {
         (Some(key), Some(username)) => {
             let client = DiscourseClient::new(&state.discourse, &base_url, key.clone(), username);

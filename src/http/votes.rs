@@ -19,8 +19,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::JsonBody;
 use super::problem::{FieldError, Problem, ProblemKind};
 use super::{AppState, live};
-use crate::app::backends::{BACKENDS, RegistryError};
-use crate::app::voting::{self, Outcome, VoteActionError};
+use crate::app::AppError;
+use crate::app::votes::Outcome;
 use crate::domain::{CommunitySlug, Timestamp};
 use crate::store::VoteRecord;
 use crate::voting::lifecycle::Lifecycle;
@@ -327,41 +327,6 @@ async fn view(state: &AppState, vote: &VoteRecord) -> Result<VoteView, Problem> 
     })
 }
 
-/// The problem a refused action stands for.
-fn action_problem(e: VoteActionError) -> Problem {
-    match e {
-        VoteActionError::Registry(RegistryError::Unknown(name)) => {
-            Problem::invalid_fields(vec![FieldError::new(
-                "backend",
-                "known-backend",
-                format!(
-                    "names no voting backend (`{name}`); known: {}",
-                    BACKENDS.join(", ")
-                ),
-            )])
-        }
-        VoteActionError::Registry(RegistryError::NotConfigured(platform)) => {
-            Problem::invalid_fields(vec![FieldError::new(
-                "backend",
-                "configured-backend",
-                format!(
-                    "names {platform}, which this community has not set up; an admin sets it \
-                     under /v1/admin/communities/{{community}}/sources/"
-                ),
-            )])
-        }
-        VoteActionError::Registry(RegistryError::Store(e)) | VoteActionError::Store(e) => e.into(),
-        VoteActionError::Invalid(reason) => {
-            Problem::invalid_fields(vec![FieldError::new("(body)", "backend-accepts", reason)])
-        }
-        VoteActionError::UnknownVote(id) => Problem::new(
-            ProblemKind::UnknownVote,
-            format!("the community has no vote {id}"),
-        ),
-        VoteActionError::Ended { .. } => Problem::new(ProblemKind::Conflict, e.to_string()),
-    }
-}
-
 /// The problem a platform's failure stands for, naming the vote it left behind.
 fn platform_problem(
     slug: &CommunitySlug,
@@ -446,9 +411,11 @@ pub async fn start_vote(
             min_trust_level: body.electorate.min_trust_level,
         },
     };
-    let Outcome { vote, error } = voting::start(&state, &live, &body.backend, request)
+    let Outcome { vote, error } = state
+        .votes
+        .start(&live, &body.backend, request)
         .await
-        .map_err(action_problem)?;
+        .map_err(Problem::from)?;
     let slug = &live.community.slug;
     if let Some(error) = error {
         return Err(platform_problem(slug, &vote, &error, "starting"));
@@ -476,7 +443,7 @@ pub async fn get_vote(
         .store
         .vote(live.id, path.vote)
         .await?
-        .ok_or_else(|| action_problem(VoteActionError::UnknownVote(path.vote)))?;
+        .ok_or_else(|| Problem::from(AppError::UnknownVote(path.vote)))?;
     Ok(Json(view(&state, &vote).await?))
 }
 
@@ -496,9 +463,11 @@ pub async fn close_vote(
     path: VotePath,
 ) -> Result<Response, Problem> {
     let live = live(&state, &path.community)?;
-    let Outcome { vote, error } = voting::close(&state, &live, path.vote)
+    let Outcome { vote, error } = state
+        .votes
+        .close(&live, path.vote)
         .await
-        .map_err(action_problem)?;
+        .map_err(Problem::from)?;
     if let Some(error) = error {
         return Err(platform_problem(
             &live.community.slug,

@@ -6,21 +6,9 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::Row;
 
 use crate::domain::Timestamp;
+use crate::sources::loomio::LoomioSource;
 
 use super::{Store, StoreError, corrupt};
-
-/// A community's Loomio settings.
-#[derive(Clone, Debug)]
-pub struct LoomioSource {
-    /// The site's base URL, such as `https://www.loomio.com`; the API is at `{base_url}/api/b2`.
-    pub base_url: String,
-    /// The API key of the Loomio user the service acts as (a bot account, ideally).
-    pub api_key: SecretString,
-    /// The group whose polls the service starts and whose members vote.
-    pub group_id: u64,
-    /// When the settings were last set.
-    pub updated_at: Timestamp,
-}
 
 impl Store {
     /// Sets a community's Loomio settings, replacing earlier ones.

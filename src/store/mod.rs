@@ -40,14 +40,12 @@ pub use chain::{
 };
 pub use communities::CommunityRow;
 pub use deliveries::{DeliveryCounts, DeliveryTx, NewDelivery, PendingDelivery, StoredDelivery};
-pub use loomio_sources::LoomioSource;
 pub use members::WalletHistoryEntry;
 pub use policies::{DecisionLink, EvaluationRecord, ProposalState, StoredDecision, StoredProposal};
 pub use relay::Reissue;
 pub use reports::{RelayStatus, StoredReport, StoredSigned};
 pub use scheduler::PendingWalletChange;
 pub use signer_timeline::SignerTimeline;
-pub use sources::DiscourseSource;
 pub use votes::{EvidenceDocument, NewVote, Reading, ReadingOutcome, VoteRecord};
 
 /// Which database the store talks to.

@@ -13,7 +13,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError, corrupt, is_unique_violation};
 use crate::domain::{Cause, CommunitySlug, Pool, PoolName, PoolVersion, Timestamp};
-use crate::oracle::{Evidence, Oracle, OracleError};
+use crate::oracle::{EvidenceBytes, Oracle, OracleError};
 use crate::report::{Digest, Domain, Head, PoolReport, SignedReport, SignerReport, SignerSet, abi};
 
 /// Where a report is in its way to the chain.
@@ -147,7 +147,7 @@ impl Store {
         cause: &Cause,
         at: Timestamp,
         oracle: &Oracle,
-        decision: Option<(&Evidence, u64)>,
+        decision: Option<(&EvidenceBytes, u64)>,
     ) -> Result<PoolVersion, StoreError> {
         let mut tx = self.pool.begin().await?;
         let version =
@@ -155,7 +155,7 @@ impl Store {
         let (evidence, policy_version) = match decision {
             Some((evidence, policy_version)) => (evidence.clone(), policy_version),
             None => (
-                Evidence::bootstrap(community, name, version.version, cause, at),
+                EvidenceBytes::bootstrap(community, name, version.version, cause, at),
                 0,
             ),
         };

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::domain::Timestamp;
-use crate::store::DiscourseSource;
+use super::DiscourseSource;
+use crate::clock::Clock;
 use crate::voting::{VoteHandle, VoteRequest, VoteStatus, VotingBackend, VotingError};
 
 use super::client::{DiscourseClient, NewPost};
@@ -49,6 +49,7 @@ pub enum SetupError {
 pub struct DiscourseVoting {
     client: DiscourseClient,
     destination: PollDestination,
+    clock: Clock,
 }
 
 impl DiscourseVoting {
@@ -57,7 +58,14 @@ impl DiscourseVoting {
         DiscourseVoting {
             client,
             destination,
+            clock: Clock::system(),
         }
+    }
+
+    /// The same backend, reading the time (when a poll is judged closed) from `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The backend of a community, from its stored Discourse settings.
@@ -183,8 +191,7 @@ impl VotingBackend for DiscourseVoting {
                 tracing::debug!(poll = %poll_ref, "votes changed while reading; reading again");
                 continue;
             }
-            let now = Timestamp(jiff::Timestamp::now().as_millisecond());
-            let read = standing(poll, post.raw.as_deref(), &voters, now);
+            let read = standing(poll, post.raw.as_deref(), &voters, self.clock.now());
             return Ok(VoteStatus {
                 state: read.state,
                 tallies: read.tallies,

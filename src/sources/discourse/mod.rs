@@ -14,6 +14,7 @@ mod payload;
 mod plan;
 mod poll;
 mod retry;
+mod settings;
 mod signature;
 mod status;
 mod transport;
@@ -25,10 +26,11 @@ pub use payload::{
     BasicUser, Event, GroupRef, PayloadError, Post, TagRef, Topic, User, UserEvent, parse_event,
 };
 pub use plan::{
-    MemberPlan, TopicPlan, TopicRecord, WalletChange, plan_member, plan_topic, topic_id,
+    MemberPlan, TopicRecord, TopicUpdate, WalletChange, plan_member, plan_topic, topic_id,
 };
 pub use poll::{POLL_NAME, PollRef, PollSpec, PollSpecError, option_digest, option_texts};
-pub use retry::{ApiConfig, RateGate, rate_limit_wait};
+pub use retry::{RateGate, rate_limit_wait};
+pub use settings::DiscourseSource;
 pub use signature::{SIGNATURE_PREFIX, SignatureError, sign, verify_signature};
 pub use status::{PollStanding, option_labels, poll_state, standing, voters_match_counts};
 pub use transport::{ApiError, DiscourseSites, RawDocument, Repeat, Transport};

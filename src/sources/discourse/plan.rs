@@ -134,7 +134,7 @@ pub struct TopicRecord {
 
 /// What a topic or post event does to the topic facts.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TopicPlan {
+pub enum TopicUpdate {
     /// Write the topic's record.
     Save {
         /// The topic.
@@ -165,23 +165,23 @@ pub fn plan_topic(
     topic: Option<&Topic>,
     post: Option<&Post>,
     current: Option<&TopicRecord>,
-) -> TopicPlan {
+) -> TopicUpdate {
     match (topic, post) {
         (Some(topic), _) => plan_topic_created(topic, current),
         (None, Some(post)) => plan_post_created(post, current),
-        (None, None) => TopicPlan::Unchanged,
+        (None, None) => TopicUpdate::Unchanged,
     }
 }
 
-fn plan_topic_created(topic: &Topic, current: Option<&TopicRecord>) -> TopicPlan {
+fn plan_topic_created(topic: &Topic, current: Option<&TopicRecord>) -> TopicUpdate {
     if is_private(topic.archetype.as_deref()) {
-        return TopicPlan::Skip("private message".into());
+        return TopicUpdate::Skip("private message".into());
     }
     let Some(created_by) = &topic.created_by else {
-        return TopicPlan::Skip("the topic payload names no author (created_by)".into());
+        return TopicUpdate::Skip("the topic payload names no author (created_by)".into());
     };
     let Ok(author) = MemberId::parse(&created_by.username) else {
-        return TopicPlan::Skip(format!(
+        return TopicUpdate::Skip(format!(
             "author `{}` cannot be a member id",
             created_by.username.chars().take(64).collect::<String>()
         ));
@@ -222,12 +222,12 @@ fn plan_topic_created(topic: &Topic, current: Option<&TopicRecord>) -> TopicPlan
     save_unless_same(topic_id(topic.id), record, current, notes)
 }
 
-fn plan_post_created(post: &Post, current: Option<&TopicRecord>) -> TopicPlan {
+fn plan_post_created(post: &Post, current: Option<&TopicRecord>) -> TopicUpdate {
     if is_private(post.topic_archetype.as_deref()) {
-        return TopicPlan::Skip("private message".into());
+        return TopicUpdate::Skip("private message".into());
     }
     let Ok(poster) = MemberId::parse(&post.username) else {
-        return TopicPlan::Skip(format!(
+        return TopicUpdate::Skip(format!(
             "poster `{}` cannot be a member id",
             post.username.chars().take(64).collect::<String>()
         ));
@@ -254,7 +254,7 @@ fn plan_post_created(post: &Post, current: Option<&TopicRecord>) -> TopicPlan {
             category,
         },
         None => {
-            return TopicPlan::Skip(format!(
+            return TopicUpdate::Skip(format!(
                 "topic {} is not known yet; its author comes with topic_created",
                 post.topic_id
             ));
@@ -268,11 +268,11 @@ fn save_unless_same(
     record: TopicRecord,
     current: Option<&TopicRecord>,
     notes: Vec<String>,
-) -> TopicPlan {
+) -> TopicUpdate {
     if current == Some(&record) {
-        TopicPlan::Unchanged
+        TopicUpdate::Unchanged
     } else {
-        TopicPlan::Save {
+        TopicUpdate::Save {
             topic,
             record,
             notes,
@@ -451,9 +451,9 @@ mod tests {
         }
     }
 
-    fn saved_topic(plan: TopicPlan) -> TopicRecord {
+    fn saved_topic(plan: TopicUpdate) -> TopicRecord {
         match plan {
-            TopicPlan::Save { record, .. } => record,
+            TopicUpdate::Save { record, .. } => record,
             other => panic!("expected a save, found {other:?}"),
         }
     }
@@ -471,16 +471,16 @@ mod tests {
         );
         assert_eq!(
             plan_topic(None, Some(&post(3, "bob")), Some(&replied)),
-            TopicPlan::Unchanged
+            TopicUpdate::Unchanged
         );
         assert_eq!(
             plan_topic(None, Some(&post(4, "ann")), Some(&replied)),
-            TopicPlan::Unchanged,
+            TopicUpdate::Unchanged,
             "the author is not a participant"
         );
         assert_eq!(
             plan_topic(Some(&topic()), None, Some(&replied)),
-            TopicPlan::Unchanged,
+            TopicUpdate::Unchanged,
             "topic_created after the replies keeps them"
         );
     }
@@ -491,7 +491,7 @@ mod tests {
         assert_eq!(opened.facts.author.as_str(), "ann");
         assert!(matches!(
             plan_topic(None, Some(&post(2, "bob")), None),
-            TopicPlan::Skip(_)
+            TopicUpdate::Skip(_)
         ));
     }
 
@@ -501,13 +501,13 @@ mod tests {
         pm.archetype = Some("private_message".into());
         assert!(matches!(
             plan_topic(Some(&pm), None, None),
-            TopicPlan::Skip(_)
+            TopicUpdate::Skip(_)
         ));
         let mut reply = post(1, "ann");
         reply.topic_archetype = Some("private_message".into());
         assert!(matches!(
             plan_topic(None, Some(&reply), None),
-            TopicPlan::Skip(_)
+            TopicUpdate::Skip(_)
         ));
     }
 }

@@ -8,63 +8,7 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
-
-/// Settings of the Discourse API client.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ApiConfig {
-    /// Longest wait for one HTTP exchange (connect, send, read the whole answer), in ms.
-    pub timeout_ms: u64,
-    /// Tries of one call that meets server errors or lost connections (429s are not counted).
-    pub attempts: u32,
-    /// First backoff between tries, in ms; it doubles each time.
-    pub backoff_base_ms: u64,
-    /// Longest backoff between tries, in ms.
-    pub backoff_max_ms: u64,
-    /// Longest rate-limit wait a call sits through; a longer one (Discourse's daily limits)
-    /// fails the call as unavailable, with the wait, for the caller to schedule.
-    pub max_rate_limit_wait_secs: u64,
-    /// Most rate-limit waits one call sits through before it gives up.
-    pub max_rate_limit_waits: u32,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        ApiConfig {
-            timeout_ms: 10_000,
-            attempts: 4,
-            backoff_base_ms: 250,
-            backoff_max_ms: 8_000,
-            max_rate_limit_wait_secs: 120,
-            max_rate_limit_waits: 20,
-        }
-    }
-}
-
-impl ApiConfig {
-    /// The per-exchange timeout.
-    pub fn timeout(&self) -> Duration {
-        Duration::from_millis(self.timeout_ms.max(1))
-    }
-
-    /// The wait before try `retry` (1 for the first retry): the doubled base, capped, of which
-    /// the upper half is random so that many callers do not retry in step.
-    pub fn backoff(&self, retry: u32) -> Duration {
-        let doubled = self
-            .backoff_base_ms
-            .saturating_mul(1u64 << retry.saturating_sub(1).min(20));
-        let capped = doubled.min(self.backoff_max_ms);
-        let half = capped / 2;
-        let jitter = if half == 0 {
-            0
-        } else {
-            rand::random_range(0..=half)
-        };
-        Duration::from_millis(half + jitter)
-    }
-}
 
 /// The shared "not before" moment of one Discourse site.
 #[derive(Debug, Default)]
@@ -130,6 +74,7 @@ pub fn rate_limit_wait(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DiscourseApiConfig;
 
     #[test]
     fn retry_after_is_read_in_seconds_or_as_a_date() {
@@ -166,10 +111,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap_with_jitter_in_the_upper_half() {
-        let config = ApiConfig {
+        let config = DiscourseApiConfig {
             backoff_base_ms: 100,
             backoff_max_ms: 1_000,
-            ..ApiConfig::default()
+            ..DiscourseApiConfig::default()
         };
         for _ in 0..50 {
             let first = config.backoff(1).as_millis();

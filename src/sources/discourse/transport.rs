@@ -14,7 +14,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::api::ErrorDoc;
-use super::retry::{ApiConfig, RateGate, rate_limit_wait};
+use super::retry::{RateGate, rate_limit_wait};
+use crate::config::DiscourseApiConfig;
 use crate::sources::normalise_site_url;
 
 /// Why a Discourse call failed. Messages name the request and what Discourse said; never the key.
@@ -90,14 +91,14 @@ pub enum Repeat {
 #[derive(Clone, Debug)]
 pub struct DiscourseSites {
     http: reqwest::Client,
-    config: Arc<ApiConfig>,
+    config: Arc<DiscourseApiConfig>,
     gates: Arc<Mutex<HashMap<String, Arc<RateGate>>>>,
 }
 
 impl DiscourseSites {
     /// Builds the shared HTTP client (rustls, no cookies, redirects followed only within the
     /// site, so the `Api-Key` header never goes to another host).
-    pub fn new(config: &ApiConfig) -> Result<Self, reqwest::Error> {
+    pub fn new(config: &DiscourseApiConfig) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("revshare-oracle/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.timeout())
@@ -111,7 +112,7 @@ impl DiscourseSites {
     }
 
     /// The client settings.
-    pub fn config(&self) -> &ApiConfig {
+    pub fn config(&self) -> &DiscourseApiConfig {
         &self.config
     }
 
@@ -146,7 +147,7 @@ impl DiscourseSites {
 #[derive(Clone)]
 pub struct Transport {
     http: reqwest::Client,
-    config: Arc<ApiConfig>,
+    config: Arc<DiscourseApiConfig>,
     gate: Arc<RateGate>,
     base_url: String,
     key: SecretString,

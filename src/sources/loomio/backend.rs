@@ -20,6 +20,7 @@ use std::collections::BTreeSet;
 use super::client::{LoomioClient, LoomioError, NewPoll, PollType};
 use super::document::{Poll, ThreadStances};
 use super::{BACKEND, PLATFORM};
+use crate::clock::Clock;
 use crate::domain::Timestamp;
 use crate::voting::evidence::{Document, raw_of};
 use crate::voting::intent::IntentMarker;
@@ -38,17 +39,24 @@ const HOUR_MARGIN_MS: i64 = 60_000;
 pub struct LoomioBackend {
     client: LoomioClient,
     group_id: u64,
+    clock: Clock,
 }
 
 impl LoomioBackend {
-    /// The backend for polls in `group_id`, through `client`.
+    /// The backend for polls in `group_id`, through `client`, on the system clock.
     pub fn new(client: LoomioClient, group_id: u64) -> Self {
-        LoomioBackend { client, group_id }
+        LoomioBackend {
+            client,
+            group_id,
+            clock: Clock::system(),
+        }
     }
-}
 
-fn now() -> Timestamp {
-    Timestamp(jiff::Timestamp::now().as_millisecond())
+    /// The same backend, reading the time (a request's earliest close) from `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
 }
 
 fn floor_to_hour(t: Timestamp) -> Timestamp {
@@ -199,7 +207,7 @@ impl VotingBackend for LoomioBackend {
     }
 
     async fn start(&self, request: &VoteRequest) -> Result<VoteHandle, VotingError> {
-        check_request(request, now()).map_err(VotingError::InvalidRequest)?;
+        check_request(request, self.clock.now()).map_err(VotingError::InvalidRequest)?;
         let closing_at = request
             .closes_at
             .expect("check_request requires a closing time");
@@ -306,7 +314,7 @@ impl VotingBackend for LoomioBackend {
         if poll.closed_at.is_some() {
             return Ok(());
         }
-        let target = earliest_closing(now());
+        let target = earliest_closing(self.clock.now());
         if poll.closing_at.is_some_and(|at| at <= target) {
             return Ok(());
         }

@@ -12,6 +12,7 @@ mod client;
 mod document;
 mod evidence;
 mod retry;
+mod settings;
 
 use sha2::{Digest, Sha256};
 
@@ -23,6 +24,7 @@ pub use document::{
 };
 pub use evidence::documented_vote;
 pub use retry::{RetryPolicy, retry_after};
+pub use settings::LoomioSource;
 
 /// The platform's name for voters and in the store.
 pub const PLATFORM: &str = "loomio";

@@ -1,0 +1,587 @@
+//! The oracle end to end on a real Anvil chain: a pool change is signed, relayed and applied by
+//! the RevShare contract; M-of-N signing and rotation; a restart between signing and landing; a
+//! node that goes away and comes back; a report that fails local verification is never sent; and
+//! reconciliation flags what the chain lacks or holds instead, across a restart.
+
+use crate::common;
+use crate::support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alloy::primitives::{Address, keccak256};
+use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
+use common::{TestApp, TestDb, app, community_reports, restart, service_entries};
+use revshare_oracle::chain::contract::RevShare;
+use revshare_oracle::config::Config;
+use revshare_oracle::config::KeySource;
+use revshare_oracle::keys::write_key_file;
+use revshare_oracle::report::SignerSet;
+use serde_json::{Value, json};
+use support::anvil::LocalChain;
+
+/// Most polls while waiting for the relayer; each sleeps `POLL`.
+const POLLS: usize = 1_200;
+const POLL: Duration = Duration::from_millis(50);
+
+/// A deployed contract and key files for the oracle, the sender being Anvil's account 0.
+struct Deployment {
+    chain: LocalChain,
+    contract: Address,
+    dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    /// Deploys with signers = Anvil accounts `signers`, `threshold` of them needed.
+    async fn new(chain: LocalChain, signers: &[usize], threshold: u8) -> Self {
+        let mut addresses: Vec<Address> = signers
+            .iter()
+            .map(|&i| chain.oracle_key(i).address())
+            .collect();
+        addresses.sort();
+        let set = SignerSet::new(addresses, threshold).unwrap();
+        let (contract, _) = chain.deploy(&set).await;
+        Deployment {
+            chain,
+            contract,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn key_source(&self, account: usize) -> KeySource {
+        let path: PathBuf = self.dir.path().join(format!("account-{account}.key"));
+        if !path.exists() {
+            write_key_file(&path, &self.chain.oracle_key(account)).unwrap();
+        }
+        KeySource {
+            path,
+            password_file: None,
+            generate: false,
+        }
+    }
+
+    /// Turns the oracle on, signing with Anvil accounts `keys`, for a contract deployed with
+    /// `signers`/`threshold`, relaying through the test chain when `relayer` is on.
+    fn configure(
+        &self,
+        config: &mut Config,
+        keys: &[usize],
+        signers: &[usize],
+        threshold: u8,
+        relayer: bool,
+    ) {
+        config.oracle.enabled = true;
+        config.oracle.keys = keys.iter().map(|&k| self.key_source(k)).collect();
+        config.oracle.signers = signers
+            .iter()
+            .map(|&i| self.chain.oracle_key(i).address())
+            .collect();
+        config.oracle.threshold = threshold;
+        config.oracle.chain_id = 31_337;
+        config.oracle.contract = self.contract;
+        config.chain.relayer = relayer;
+        config.chain.rpc_url = self.chain.rpc_url().into();
+        config.chain.sender = Some(self.key_source(0));
+        config.chain.poll_interval_ms = 100;
+        config.chain.max_backoff_ms = 300;
+        config.chain.receipt_timeout_secs = 30;
+    }
+
+    fn contract(&self) -> RevShare::RevShareInstance<&alloy::providers::DynProvider> {
+        RevShare::new(self.contract, &self.chain.provider)
+    }
+
+    /// The entries the contract holds for a pool: (wallet, weight).
+    async fn on_chain_entries(&self, community: &str, pool: &str) -> Vec<(String, u64)> {
+        support::oracle::on_chain_entries(&self.chain.provider, self.contract, community, pool)
+            .await
+    }
+
+    /// How many `PoolReportApplied` events the contract emitted.
+    async fn applied_events(&self) -> usize {
+        let filter = Filter::new()
+            .address(self.contract)
+            .event_signature(RevShare::PoolReportApplied::SIGNATURE_HASH)
+            .from_block(0);
+        self.chain.provider.get_logs(&filter).await.unwrap().len()
+    }
+}
+
+fn pool(entries: &[(&str, u64)]) -> Value {
+    Value::Array(
+        entries
+            .iter()
+            .map(|(wallet, weight)| json!({"wallet": wallet, "weight": weight}))
+            .collect(),
+    )
+}
+
+async fn put_pool(app: &TestApp, community: &str, name: &str, entries: &[(&str, u64)]) {
+    let reply = app
+        .admin(
+            "PUT",
+            &format!("/v1/admin/communities/{community}/pools/{name}"),
+            json!({"entries": pool(entries)}),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+}
+
+/// Waits until every report of the community has left the outbox; returns them.
+async fn settled(app: &TestApp, community: &str, expected: usize) -> Vec<Value> {
+    for _ in 0..POLLS {
+        let reports = community_reports(app, community).await;
+        if reports.len() == expected
+            && reports
+                .iter()
+                .all(|r| r["status"] == "applied" || r["status"] == "refused")
+        {
+            return reports;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    panic!(
+        "the reports did not settle: {:#?}",
+        community_reports(app, community).await
+    );
+}
+
+async fn a_pool_change_lands_on_chain_and_matches_the_service_pool(db: TestDb) {
+    let deployment = Deployment::new(LocalChain::start().await, &[1], 1).await;
+    let app = app(db, |c| deployment.configure(c, &[1], &[1], 1, true)).await;
+    app.seed("makers", &[]).await;
+    put_pool(
+        &app,
+        "makers",
+        "default",
+        &[
+            ("$wallet.example/alice", 3),
+            ("https://ilp.example.org/bob", 1),
+        ],
+    )
+    .await;
+    put_pool(
+        &app,
+        "makers",
+        "default",
+        &[("$wallet.example/alice", 2), ("$wallet.example/carol", 5)],
+    )
+    .await;
+
+    let reports = settled(&app, "makers", 2).await;
+    assert!(
+        reports.iter().all(|r| r["status"] == "applied"),
+        "{reports:#?}"
+    );
+    assert_eq!(reports[0]["seq"], 1);
+    assert_eq!(reports[1]["seq"], 2);
+    assert_eq!(
+        reports[1]["prev_hash"], reports[0]["digest"],
+        "reports chain by digest"
+    );
+    assert_eq!(
+        deployment.on_chain_entries("makers", "default").await,
+        service_entries(&app, "makers", "default").await
+    );
+    let head = deployment
+        .contract()
+        .poolHead(keccak256("makers"), keccak256("default"))
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(head.version, 2);
+    assert_eq!(
+        head.lastDigest.to_string(),
+        reports[1]["digest"].as_str().unwrap()
+    );
+
+    // The transparency page shows each change's report, on chain, with its signatures verified.
+    let page = app.get("/c/makers").await;
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8_lossy(&page.body);
+    assert_eq!(
+        html.matches(r#"data-report-status="on chain""#).count(),
+        2,
+        "{html}"
+    );
+    assert_eq!(html.matches(r#"data-signatures="verified""#).count(), 2);
+    assert!(html.contains(reports[1]["digest"].as_str().unwrap()));
+
+    // The evidence the decision hash commits to is served byte for byte.
+    let hash = reports[1]["decision_hash"].as_str().unwrap();
+    let evidence = app.get(&format!("/v1/evidence/{hash}")).await;
+    assert_eq!(evidence.status, 200);
+    assert_eq!(keccak256(&evidence.body).to_string(), hash);
+    assert_eq!(evidence.json()["kind"], "admin_bootstrap");
+}
+
+async fn three_of_five_sign_and_a_rotation_hands_over_to_the_next_set(db: TestDb) {
+    let deployment = Deployment::new(LocalChain::start().await, &[1, 2, 3, 4, 5], 3).await;
+    // This node holds three of the first set and three of the next.
+    let app = app(db, |c| {
+        deployment.configure(c, &[1, 2, 3, 6, 7, 8], &[1, 2, 3, 4, 5], 3, true)
+    })
+    .await;
+    app.seed("guild", &[]).await;
+    put_pool(&app, "guild", "default", &[("$wallet.example/one", 1)]).await;
+    let first = settled(&app, "guild", 1).await;
+    assert_eq!(first[0]["status"], "applied");
+    assert_eq!(first[0]["signers"].as_array().unwrap().len(), 3);
+
+    let next: Vec<String> = [6, 7, 8, 9]
+        .iter()
+        .map(|&i| deployment.chain.oracle_key(i).address().to_string())
+        .collect();
+    let rotation = app
+        .admin(
+            "PUT",
+            "/v1/admin/oracle/signers",
+            json!({"signers": next, "threshold": 3}),
+        )
+        .await;
+    assert_eq!(
+        rotation.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&rotation.body)
+    );
+    assert_eq!(rotation.json()["kind"], "signer");
+    put_pool(&app, "guild", "default", &[("$wallet.example/two", 2)]).await;
+
+    let reports = settled(&app, "guild", 2).await;
+    assert_eq!(reports[1]["status"], "applied", "{reports:#?}");
+    let new_signers: Vec<String> = [6, 7, 8]
+        .iter()
+        .map(|&i| deployment.chain.oracle_key(i).address().to_string())
+        .collect();
+    let mut signed_by: Vec<String> = reports[1]["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    signed_by.sort();
+    let mut expected = new_signers.clone();
+    expected.sort();
+    assert_eq!(
+        signed_by, expected,
+        "the pool report after the rotation is signed by the new set"
+    );
+    let set = deployment.contract().signerSet().call().await.unwrap();
+    assert_eq!(set.epoch, 2);
+    assert_eq!(set.threshold, 3);
+    assert_eq!(
+        deployment.on_chain_entries("guild", "default").await,
+        vec![("https://wallet.example/two".to_string(), 2)]
+    );
+
+    // The page checks each report against the set in force at its place: both verify.
+    let html = String::from_utf8_lossy(&app.get("/c/guild").await.body).into_owned();
+    assert_eq!(
+        html.matches(r#"data-signatures="verified""#).count(),
+        2,
+        "{html}"
+    );
+    assert!(!html.contains(r#"data-signatures="invalid""#), "{html}");
+}
+
+async fn a_report_signed_before_a_restart_lands_exactly_once(db: TestDb) {
+    let deployment = Deployment::new(LocalChain::start().await, &[1], 1).await;
+    // The first process signs and stores, and stops before relaying.
+    let first = app(db, |c| deployment.configure(c, &[1], &[1], 1, false)).await;
+    first.seed("studio", &[]).await;
+    put_pool(&first, "studio", "default", &[("$wallet.example/ana", 1)]).await;
+    put_pool(
+        &first,
+        "studio",
+        "default",
+        &[("$wallet.example/ana", 1), ("$wallet.example/ben", 1)],
+    )
+    .await;
+    assert!(
+        community_reports(&first, "studio")
+            .await
+            .iter()
+            .all(|r| r["status"] == "pending")
+    );
+
+    // It had sent report 1 before it stopped, and never learnt the outcome.
+    let open = first
+        .state
+        .store
+        .next_open_report(first.state.oracle.as_ref().unwrap().domain())
+        .await
+        .unwrap()
+        .unwrap();
+    let revshare_oracle::store::StoredSigned::Pool(signed) = &open.signed else {
+        panic!("the first open report is a pool report")
+    };
+    deployment
+        .contract()
+        .submitPoolReport(signed.report().into(), signed.blob().into())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let sender = deployment.chain.oracle_key(0).address();
+    let sent_before = deployment
+        .chain
+        .provider
+        .get_transaction_count(sender)
+        .await
+        .unwrap();
+
+    // The restarted process finds report 1 on chain, sends only report 2.
+    let second = restart(first, |c| deployment.configure(c, &[1], &[1], 1, true)).await;
+    let reports = settled(&second, "studio", 2).await;
+    assert!(
+        reports.iter().all(|r| r["status"] == "applied"),
+        "{reports:#?}"
+    );
+    assert_eq!(
+        deployment.applied_events().await,
+        2,
+        "each report applied exactly once"
+    );
+    let sent_after = deployment
+        .chain
+        .provider
+        .get_transaction_count(sender)
+        .await
+        .unwrap();
+    assert_eq!(
+        sent_after,
+        sent_before + 1,
+        "only the report not yet on chain was sent"
+    );
+    assert_eq!(
+        deployment.on_chain_entries("studio", "default").await,
+        service_entries(&second, "studio", "default").await
+    );
+}
+
+async fn reports_signed_while_the_node_is_down_land_in_order_when_it_is_back(db: TestDb) {
+    let state = tempfile::tempdir().unwrap();
+    let state_file = state.path().join("anvil-state.json");
+    let port = support::anvil::free_port();
+    let args = |file: &PathBuf| vec!["--state".to_string(), file.display().to_string()];
+    let chain = LocalChain::start_on(port, &args(&state_file)).await;
+    let deployment = Deployment::new(chain, &[1], 1).await;
+    let app = app(db, |c| deployment.configure(c, &[1], &[1], 1, true)).await;
+    app.seed("radio", &[]).await;
+    put_pool(&app, "radio", "default", &[("$wallet.example/a", 1)]).await;
+    settled(&app, "radio", 1).await;
+
+    // The node goes away (saving its chain); three changes are signed meanwhile.
+    let Deployment {
+        chain,
+        contract,
+        dir,
+    } = deployment;
+    chain.stop_gracefully();
+    put_pool(&app, "radio", "default", &[("$wallet.example/b", 2)]).await;
+    put_pool(&app, "radio", "news", &[("$wallet.example/c", 3)]).await;
+    put_pool(&app, "radio", "default", &[("$wallet.example/d", 4)]).await;
+    let waiting = community_reports(&app, "radio").await;
+    assert_eq!(waiting.len(), 4);
+    assert!(
+        waiting[1..]
+            .iter()
+            .all(|r| r["status"] == "pending" || r["status"] == "submitted")
+    );
+
+    // It comes back on the same port with the same chain: everything lands, in order.
+    let chain = LocalChain::start_on(port, &args(&state_file)).await;
+    let deployment = Deployment {
+        chain,
+        contract,
+        dir,
+    };
+    let reports = settled(&app, "radio", 4).await;
+    assert!(
+        reports.iter().all(|r| r["status"] == "applied"),
+        "{reports:#?}"
+    );
+    let blocks: Vec<u64> = reports
+        .iter()
+        .map(|r| r["block_number"].as_u64().unwrap())
+        .collect();
+    assert!(
+        blocks.windows(2).all(|w| w[0] < w[1]),
+        "landed in signing order: {blocks:?}"
+    );
+    assert_eq!(
+        deployment.on_chain_entries("radio", "default").await,
+        vec![("https://wallet.example/d".to_string(), 4)]
+    );
+    assert_eq!(
+        deployment.on_chain_entries("radio", "news").await,
+        vec![("https://wallet.example/c".to_string(), 3)]
+    );
+}
+
+async fn a_report_that_fails_local_verification_is_never_sent(db: TestDb) {
+    let deployment = Deployment::new(LocalChain::start().await, &[1], 1).await;
+    let first = app(db, |c| deployment.configure(c, &[1], &[1], 1, false)).await;
+    first.seed("lab", &[]).await;
+    put_pool(&first, "lab", "default", &[("$wallet.example/x", 1)]).await;
+
+    // Restarted with a different first signer set, the stored signature no longer verifies.
+    let second = restart(first, |c| deployment.configure(c, &[2], &[2], 1, true)).await;
+    let reports = settled(&second, "lab", 1).await;
+    assert_eq!(reports[0]["status"], "refused");
+    let reason = reports[0]["last_error"].as_str().unwrap();
+    assert!(reason.contains("local verification"), "{reason}");
+    let html = String::from_utf8_lossy(&second.get("/c/lab").await.body).into_owned();
+    assert!(html.contains(r#"data-signatures="invalid""#), "{html}");
+    assert_eq!(deployment.applied_events().await, 0, "nothing was sent");
+}
+
+on_both_databases!(
+    a_pool_change_lands_on_chain_and_matches_the_service_pool,
+    three_of_five_sign_and_a_rotation_hands_over_to_the_next_set,
+    a_report_signed_before_a_restart_lands_exactly_once,
+    reports_signed_while_the_node_is_down_land_in_order_when_it_is_back,
+    a_report_that_fails_local_verification_is_never_sent,
+    reconciliation_flags_a_report_missing_on_chain_and_a_chain_that_differs,
+);
+
+/// The chain indexer on the test chain, as `serve` runs it with `[indexer]` set.
+fn indexer_config(deployment: &Deployment) -> revshare_oracle::config::IndexerConfig {
+    toml::from_str(&format!(
+        "rpc_url = {:?}\ncontract = \"{}\"\ndeployment_block = 0\nconfirmations = 1\npoll_interval_ms = 100\n",
+        deployment.chain.rpc_url(),
+        deployment.contract
+    ))
+    .unwrap()
+}
+
+/// Waits until the reconciliation shows `pool` with `standing`; returns that row.
+async fn reconciled(app: &TestApp, pool: &str, standing: &str) -> Value {
+    for _ in 0..POLLS {
+        let reply = app.get("/v1/oracle/reconciliation").await;
+        if reply.status == 200 {
+            let rows = reply.json()["pools"].as_array().unwrap().clone();
+            if let Some(row) = rows
+                .iter()
+                .find(|r| r["pool"] == pool && r["standing"] == standing)
+            {
+                return row.clone();
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    panic!(
+        "{pool} never became {standing}: {}",
+        String::from_utf8_lossy(&app.get("/v1/oracle/reconciliation").await.body)
+    );
+}
+
+async fn reconciliation_flags_a_report_missing_on_chain_and_a_chain_that_differs(db: TestDb) {
+    use alloy::providers::ext::AnvilApi;
+    use revshare_oracle::report::{
+        Digest, Head, PoolChange, PoolId, PoolReport, ReportEntry, SignedReport, ValidityWindow,
+    };
+
+    let deployment = Deployment::new(LocalChain::start().await, &[1], 1).await;
+    let indexer = indexer_config(&deployment);
+    let app = app(db, |c| {
+        deployment.configure(c, &[1], &[1], 1, true);
+        c.indexer = Some(indexer.clone());
+        c.chain.reconcile_interval_ms = 100;
+        c.chain.missing_after_blocks = 3;
+    })
+    .await;
+    let index = revshare_oracle::workers::indexer::spawn(
+        app.state.store.clone(),
+        indexer,
+        None,
+        app.state.clock.clone(),
+    );
+    app.seed("guild", &[]).await;
+    put_pool(&app, "guild", "default", &[("$wallet.example/one", 1)]).await;
+    let landed = settled(&app, "guild", 1).await;
+    let row = reconciled(&app, "guild/default", "in_sync").await;
+    assert_eq!(row["chain_seq"], 1);
+
+    // A report this oracle never stored lands on chain: the chain differs from the oracle.
+    let key = deployment.chain.oracle_key(1);
+    let id = PoolId::new(
+        &revshare_oracle::domain::CommunitySlug::parse("guild").unwrap(),
+        &revshare_oracle::domain::PoolName::parse("default").unwrap(),
+    );
+    let head = Head {
+        seq: 1,
+        digest: Digest::new(landed[0]["digest"].as_str().unwrap().parse().unwrap()),
+    };
+    let entry = ReportEntry::new(
+        revshare_oracle::domain::WalletAddress::parse("$wallet.example/intruder").unwrap(),
+        revshare_oracle::domain::Weight::new(9).unwrap(),
+        None,
+    );
+    let change = PoolChange::new(
+        id,
+        vec![entry],
+        alloy::primitives::B256::ZERO,
+        0,
+        1,
+        ValidityWindow::new(0, u64::MAX).unwrap(),
+    )
+    .unwrap();
+    let domain = *app.state.oracle.as_ref().unwrap().domain();
+    let foreign =
+        SignedReport::sign(PoolReport::after(head, change).unwrap(), domain, &[&key]).unwrap();
+    // Sent from another account than the relayer's, whose nonces the test's provider does not track.
+    let outsider = support::anvil::provider_for(&deployment.chain.anvil, 9);
+    RevShare::new(deployment.contract, &outsider)
+        .submitPoolReport(foreign.report().into(), foreign.blob().into())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let row = reconciled(&app, "guild/default", "differs").await;
+    assert_eq!(row["chain_seq"], 2);
+    assert_eq!(row["local_seq"], 1);
+
+    // A report the relayer cannot land (it is stopped) is flagged once blocks pass without it.
+    app.state.workers.relayer.stop().await;
+    put_pool(&app, "guild", "news", &[("$wallet.example/two", 2)]).await;
+    reconciled(&app, "guild/news", "behind").await;
+    deployment
+        .chain
+        .provider
+        .anvil_mine(Some(5), None)
+        .await
+        .unwrap();
+    let row = reconciled(&app, "guild/news", "missing_on_chain").await;
+    assert_eq!(row["missing"], 1);
+    let metrics = String::from_utf8_lossy(&app.get("/metrics").await.body).into_owned();
+    assert!(
+        metrics.contains("revshare_reconciliation_divergences 2"),
+        "{metrics}"
+    );
+
+    // After a restart, with no block mined since, the report is still missing at once: the
+    // patience is not waited again.
+    index.stop().await;
+    let app = restart(app, |c| {
+        deployment.configure(c, &[1], &[1], 1, false);
+        c.indexer = Some(indexer_config(&deployment));
+        c.chain.reconcile_interval_ms = 100;
+        c.chain.missing_after_blocks = 3;
+    })
+    .await;
+    let row = reconciled(&app, "guild/news", "missing_on_chain").await;
+    assert!(row["blocks"].as_u64().unwrap() >= 3, "{row}");
+}
