@@ -32,9 +32,11 @@ service_bin() {
   printf '%s/release/revshare-oracle' "$target"
 }
 
+# The first release build compiles every dependency and takes many minutes;
+# later ones take seconds. cargo shows its progress on stderr; stdout stays clean.
 ensure_service_built() {
-  say "cargo build --release"
-  cargo build --release --locked --quiet >&2
+  say "cargo build --release (the first build takes many minutes; cargo shows its progress)"
+  cargo build --release --locked >&2
 }
 
 anvil_answers() {
