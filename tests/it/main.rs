@@ -25,6 +25,7 @@ mod discourse_voting;
 mod discourse_webhooks;
 mod http_api;
 mod layering;
+mod loomio_ballots;
 mod loomio_client;
 mod loomio_hooks;
 mod loomio_restart;

@@ -2,12 +2,14 @@
 //!
 //! - start: a `proposal` when the options are a proposal's (agree, abstain, disagree, block),
 //!   else a single-choice `poll`, with `closing_at` (Loomio opens a poll for voting only with
-//!   one) and results shown as votes arrive. A start first looks for a poll carrying the vote's
-//!   intent marker, so a retried start never makes a second poll.
-//! - status: the poll (`GET /api/b2/polls/{id}`: state, options, each option's voters) and, when
-//!   anyone voted, its thread's items (`GET /api/b2/threads/{topic_id}/items`: each voter's
-//!   username and when they cast their vote). Tallies and ballots both come from the poll's
-//!   `results`, so they always agree; `raw` holds both documents as received.
+//!   one), results shown as votes arrive, and the group invited and told. A start first looks
+//!   for a poll carrying the vote's intent marker, so a retried start never makes a second poll;
+//!   a poll whose ballots could never be read (anonymous, results hidden until it closes) is
+//!   refused at once rather than at its decision.
+//! - status: the poll (`GET /api/b2/polls/{id}`: state, options, every voter of each option in
+//!   `results[].voter_scores`) and, when anyone voted, the group's members, every page
+//!   (`GET /api/b2/memberships`: each voter's username). Tallies and ballots both come from the
+//!   poll's `results` (see `ballots`); `raw` holds every document as received.
 //! - close: b2 has no close. Loomio closes a poll itself once its `closing_at` has passed (its
 //!   hourly job), and accepts only a `closing_at` that is still in the future after rounding
 //!   down to the hour. So close moves `closing_at` to the next full hour (the hour after, when
@@ -15,19 +17,14 @@
 //!   `closing` until a re-read sees `closed_at`. Closing at once needs a member's session in
 //!   Loomio's web interface; the API key cannot do it.
 
-use std::collections::BTreeSet;
-
+use super::BACKEND;
+use super::ballots::{anyone_voted, read_status, unreadable_reason};
 use super::client::{LoomioClient, LoomioError, NewPoll, PollType};
-use super::document::{Poll, ThreadStances};
-use super::{BACKEND, PLATFORM};
 use crate::clock::Clock;
 use crate::domain::Timestamp;
 use crate::voting::evidence::{Document, raw_of};
 use crate::voting::intent::IntentMarker;
-use crate::voting::{
-    Ballot, Tally, VoteHandle, VoteRequest, VoteState, VoteStatus, Voter, VotingBackend,
-    VotingError,
-};
+use crate::voting::{VoteHandle, VoteRequest, VoteStatus, VotingBackend, VotingError};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -126,80 +123,6 @@ fn voting_error(e: LoomioError, poll: Option<&str>) -> VotingError {
     }
 }
 
-/// State, tallies and ballots of a poll, from its results and its thread's stances.
-pub fn read_status(
-    poll: &Poll,
-    thread: &ThreadStances,
-) -> Result<(VoteState, Vec<Tally>, Vec<Ballot>), String> {
-    let state = match poll.closed_at {
-        Some(at) => VoteState::Closed {
-            closed_at: Some(at),
-        },
-        None => VoteState::Open,
-    };
-    let results = poll.results.as_ref().ok_or_else(|| {
-        format!(
-            "Loomio hides the results of poll {} until it closes; the service starts polls with \
-             results shown",
-            poll.id
-        )
-    })?;
-    let voters_of = |option_id: u64| {
-        results
-            .iter()
-            .find(|r| r.option_id == option_id)
-            .map(|r| (r.voter_count, r.voter_ids.as_slice()))
-            .unwrap_or((0, &[]))
-    };
-    let tallies = poll
-        .options
-        .iter()
-        .map(|o| Tally {
-            option: o.name.clone(),
-            votes: voters_of(o.id).0,
-        })
-        .collect();
-    let voters: BTreeSet<u64> = results
-        .iter()
-        .flat_map(|r| r.voter_ids.iter().copied())
-        .collect();
-    let ballots = voters
-        .into_iter()
-        .map(|voter| {
-            let user = thread
-                .users
-                .get(&voter)
-                .or_else(|| poll.users.get(&voter))
-                .ok_or_else(|| {
-                    format!(
-                        "Loomio did not send user {voter}, who voted on poll {}",
-                        poll.id
-                    )
-                })?;
-            let cast_at = thread
-                .stances
-                .iter()
-                .find(|s| s.poll_id == poll.id && s.participant_id == Some(voter))
-                .and_then(|s| s.cast_at);
-            Ok(Ballot {
-                voter: Voter {
-                    platform: PLATFORM.into(),
-                    user_id: voter.to_string(),
-                    username: user.username.clone().unwrap_or_default(),
-                },
-                choices: poll
-                    .options
-                    .iter()
-                    .filter(|o| voters_of(o.id).1.contains(&voter))
-                    .map(|o| o.name.clone())
-                    .collect(),
-                cast_at,
-            })
-        })
-        .collect::<Result<_, String>>()?;
-    Ok((state, tallies, ballots))
-}
-
 #[async_trait::async_trait]
 impl VotingBackend for LoomioBackend {
     fn name(&self) -> &'static str {
@@ -258,6 +181,12 @@ impl VotingBackend for LoomioBackend {
                 created
             }
         };
+        if let Some(reason) = unreadable_reason(&poll) {
+            return Err(VotingError::Refused {
+                status: 200,
+                detail: reason,
+            });
+        }
         Ok(VoteHandle {
             backend: BACKEND.into(),
             external_id: poll.id.to_string(),
@@ -272,30 +201,22 @@ impl VotingBackend for LoomioBackend {
             .await
             .map_err(|e| voting_error(e, Some(external_id)))?;
         let mut documents: Vec<Document> = vec![poll.document];
-        let anyone_voted = poll
-            .value
-            .results
-            .as_ref()
-            .is_some_and(|r| r.iter().any(|o| !o.voter_ids.is_empty()));
-        let thread = if anyone_voted {
-            let topic = poll.value.topic_id.ok_or_else(|| {
-                VotingError::Malformed(format!(
-                    "Loomio sent poll {external_id} without its topic_id; voters are read from \
-                     its thread, which needs Loomio 3.1 or later"
-                ))
-            })?;
-            let read = self
+        // Usernames of the voters come from the group's members: only the poll's ballots say
+        // who voted, and only once someone has.
+        let members = if anyone_voted(&poll.value) {
+            let group = poll.value.group_id.unwrap_or(self.group_id);
+            let (members, pages) = self
                 .client
-                .thread_stances(topic)
+                .members(group)
                 .await
                 .map_err(|e| voting_error(e, None))?;
-            documents.push(read.document);
-            read.value
+            documents.extend(pages);
+            members
         } else {
-            ThreadStances::default()
+            Default::default()
         };
         let (state, tallies, ballots) =
-            read_status(&poll.value, &thread).map_err(VotingError::Malformed)?;
+            read_status(&poll.value, &members).map_err(VotingError::Malformed)?;
         Ok(VoteStatus {
             state,
             tallies,
@@ -328,10 +249,7 @@ impl VotingBackend for LoomioBackend {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
-    use crate::sources::loomio::document::{OptionResult, PollOption, Stance, User};
     use crate::voting::Electorate;
 
     fn at(text: &str) -> Timestamp {
@@ -388,110 +306,6 @@ mod tests {
             check_request(&grouped, now)
                 .unwrap_err()
                 .contains("trust levels")
-        );
-    }
-
-    fn poll(closed_at: Option<&str>) -> Poll {
-        Poll {
-            id: 301,
-            key: "k".into(),
-            title: "t".into(),
-            details: String::new(),
-            poll_type: "poll".into(),
-            group_id: Some(7),
-            topic_id: Some(711),
-            closing_at: Some(at("2026-10-01T12:00:00Z")),
-            closed_at: closed_at.map(at),
-            options: vec![
-                PollOption {
-                    id: 1,
-                    name: "Yes".into(),
-                },
-                PollOption {
-                    id: 2,
-                    name: "No".into(),
-                },
-            ],
-            results: Some(vec![
-                OptionResult {
-                    option_id: 2,
-                    voter_count: 1,
-                    voter_ids: vec![503],
-                },
-                OptionResult {
-                    option_id: 1,
-                    voter_count: 1,
-                    voter_ids: vec![502],
-                },
-            ]),
-            stance_counts: Some(vec![1, 1]),
-            outcome: None,
-            users: HashMap::new(),
-        }
-    }
-
-    fn thread() -> ThreadStances {
-        ThreadStances {
-            stances: vec![Stance {
-                poll_id: 301,
-                participant_id: Some(502),
-                cast_at: Some(at("2026-09-02T10:00:00Z")),
-                option_ids: vec![1],
-            }],
-            users: [502, 503]
-                .into_iter()
-                .map(|id| {
-                    (
-                        id,
-                        User {
-                            id,
-                            username: Some(format!("u{id}")),
-                            name: None,
-                        },
-                    )
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn tallies_follow_the_option_order_and_ballots_the_results() {
-        let (state, tallies, ballots) = read_status(&poll(None), &thread()).unwrap();
-        assert_eq!(state, VoteState::Open);
-        let counts: Vec<(&str, u64)> = tallies
-            .iter()
-            .map(|t| (t.option.as_str(), t.votes))
-            .collect();
-        assert_eq!(counts, [("Yes", 1), ("No", 1)]);
-        assert_eq!(ballots.len(), 2);
-        assert_eq!(ballots[0].voter.user_id, "502");
-        assert_eq!(ballots[0].voter.username, "u502");
-        assert_eq!(ballots[0].choices, ["Yes"]);
-        assert_eq!(ballots[0].cast_at, Some(at("2026-09-02T10:00:00Z")));
-        assert_eq!(ballots[1].choices, ["No"]);
-        assert_eq!(ballots[1].cast_at, None, "no stance read for 503");
-        let (closed, ..) = read_status(&poll(Some("2026-10-01T12:02:00Z")), &thread()).unwrap();
-        assert_eq!(
-            closed,
-            VoteState::Closed {
-                closed_at: Some(at("2026-10-01T12:02:00Z"))
-            }
-        );
-    }
-
-    #[test]
-    fn hidden_results_and_unknown_voters_are_errors() {
-        let mut hidden = poll(None);
-        hidden.results = None;
-        assert!(
-            read_status(&hidden, &thread())
-                .unwrap_err()
-                .contains("hides the results")
-        );
-        assert!(
-            read_status(&poll(None), &ThreadStances::default())
-                .unwrap_err()
-                .contains("user 502")
         );
     }
 

@@ -21,6 +21,7 @@
 //! retried only if the poll is not found in the group by its intent marker first. Errors carry
 //! the platform's reason but never the API key, which is also scrubbed from anything Loomio echoes.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -29,16 +30,27 @@ use serde_json::{Value, json};
 
 mod transport;
 
+use super::ballots::PROPOSAL_OPTIONS;
 use super::document::{
-    DocumentError, Poll, ThreadStances, parse_poll, parse_polls, parse_thread_stances,
+    DocumentError, Poll, ThreadStances, User, parse_members_page, parse_poll, parse_polls,
+    parse_thread_stances,
 };
 use super::retry::RetryPolicy;
 use crate::domain::Timestamp;
 use crate::voting::evidence::Document;
 use crate::voting::intent::IntentMarker;
 
-/// How many of a group's newest polls are searched for an intent marker.
-const MARKER_SEARCH_LIMIT: u32 = 50;
+/// Polls asked for per page when a group's polls are searched for an intent marker.
+const MARKER_SEARCH_PAGE: u32 = 50;
+
+/// Most pages of a group's polls searched for a marker, newest first: 10,000 polls.
+const MARKER_SEARCH_PAGES: u32 = 200;
+
+/// Memberships asked for per page (Loomio's default is 50 and it sets no maximum).
+const MEMBERS_PAGE: usize = 100;
+
+/// Most pages of memberships read for one vote: 100,000 members.
+const MEMBERS_PAGES: usize = 1_000;
 
 /// Longest platform reason kept in an error.
 const MAX_REASON_CHARS: usize = 300;
@@ -98,16 +110,16 @@ pub enum PollType {
     Poll,
 }
 
-/// The options a proposal is given in Loomio's documentation.
-const PROPOSAL_OPTIONS: [&str; 4] = ["agree", "abstain", "disagree", "block"];
-
 impl PollType {
-    /// A proposal when every option is one of a proposal's (in any case), else a poll.
+    /// A proposal when every option is one of a proposal's keys as Loomio documents them
+    /// (`agree`, `abstain`, `disagree`, `block`), else a poll, whose options Loomio keeps as
+    /// written. Loomio stores a proposal's options as translated words with the key as their
+    /// icon, which is how they are read back under the names asked for.
     pub fn for_options(options: &[String]) -> Self {
         if !options.is_empty()
             && options
                 .iter()
-                .all(|o| PROPOSAL_OPTIONS.contains(&o.trim().to_ascii_lowercase().as_str()))
+                .all(|o| PROPOSAL_OPTIONS.contains(&o.as_str()))
         {
             PollType::Proposal
         } else {
@@ -143,9 +155,10 @@ pub struct NewPoll<'a> {
 
 impl NewPoll<'_> {
     /// The create body: fields nested under `poll`, results shown as votes arrive, every member
-    /// of the group a voter.
+    /// of the group a voter and told (`PollService.invite` reads the recipients from the top
+    /// level, not from `poll`).
     fn body(&self) -> Value {
-        json!({"poll": {
+        json!({"recipient_audience": "group", "notify_recipients": true, "poll": {
             "group_id": self.group_id,
             "title": self.title,
             "details": self.details,
@@ -216,34 +229,71 @@ impl LoomioClient {
         read(document, parse_thread_stances)
     }
 
-    /// A group's newest polls, open and closed (`GET /api/b2/polls?group_id=…&status=all`, which
-    /// Loomio orders newest first).
-    pub async fn recent_polls(
-        &self,
-        group_id: u64,
-        limit: u32,
-    ) -> Result<Read<Vec<Poll>>, LoomioError> {
-        let document = self
-            .call(
-                Method::GET,
-                &format!("/api/b2/polls?group_id={group_id}&status=all&limit={limit}&offset=0"),
-                None,
-            )
-            .await?;
-        read(document, parse_polls)
-    }
-
-    /// The poll in the group whose details carry `marker`, among its newest.
+    /// The poll in the group whose details carry `marker`, searched page by page from the
+    /// newest (a retried start looks soon after the first try, so the first page usually has it).
     pub async fn find_poll(
         &self,
         group_id: u64,
         marker: &IntentMarker,
     ) -> Result<Option<Poll>, LoomioError> {
-        let polls = self.recent_polls(group_id, MARKER_SEARCH_LIMIT).await?;
-        Ok(polls
-            .value
-            .into_iter()
-            .find(|p| p.details.lines().any(|line| line.trim() == marker.as_str())))
+        for page in 0..MARKER_SEARCH_PAGES {
+            let offset = page * MARKER_SEARCH_PAGE;
+            let document = self
+                .call(
+                    Method::GET,
+                    &format!(
+                        "/api/b2/polls?group_id={group_id}&status=all&limit={MARKER_SEARCH_PAGE}&offset={offset}"
+                    ),
+                    None,
+                )
+                .await?;
+            let polls = read(document, parse_polls)?.value;
+            let last_page = polls.len() < MARKER_SEARCH_PAGE as usize;
+            if let Some(found) = polls
+                .into_iter()
+                .find(|p| p.details.lines().any(|line| line.trim() == marker.as_str()))
+            {
+                return Ok(Some(found));
+            }
+            if last_page {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// The users of a group's members (`GET /api/b2/memberships?group_id=…`), every page of
+    /// them, with each page's document as received.
+    pub async fn members(
+        &self,
+        group_id: u64,
+    ) -> Result<(HashMap<u64, User>, Vec<Document>), LoomioError> {
+        let mut users = HashMap::new();
+        let mut documents = Vec::new();
+        let mut offset = 0;
+        for _ in 0..MEMBERS_PAGES {
+            let document = self
+                .call(
+                    Method::GET,
+                    &format!(
+                        "/api/b2/memberships?group_id={group_id}&limit={MEMBERS_PAGE}&offset={offset}"
+                    ),
+                    None,
+                )
+                .await?;
+            let page = read(document, parse_members_page)?;
+            documents.push(page.document);
+            users.extend(page.value.users);
+            offset += page.value.count;
+            let complete = page
+                .value
+                .total
+                .map_or(page.value.count < MEMBERS_PAGE, |total| offset >= total);
+            if complete || page.value.count == 0 {
+                break;
+            }
+        }
+        Ok((users, documents))
     }
 
     /// Creates a poll (`POST /api/b2/polls`). With a marker in the details, a try that may have
@@ -316,8 +366,13 @@ mod tests {
     fn proposals_are_chosen_by_their_options() {
         let options = |o: &[&str]| o.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            PollType::for_options(&options(&["Agree", "disagree"])),
+            PollType::for_options(&options(&["agree", "disagree"])),
             PollType::Proposal
+        );
+        assert_eq!(
+            PollType::for_options(&options(&["Agree", "disagree"])),
+            PollType::Poll,
+            "only the keys Loomio documents make a proposal, so names read back as asked"
         );
         assert_eq!(
             PollType::for_options(&options(&["Yes", "No"])),
@@ -344,6 +399,12 @@ mod tests {
         assert_eq!(body["poll"]["group_id"], 7);
         assert_eq!(body["poll"]["options"], json!(["Yes", "No"]));
         assert_eq!(body["poll"]["closing_at"], "2027-01-15T08:00:00.000Z");
-        assert_eq!(body.as_object().unwrap().len(), 1, "nothing outside `poll`");
+        assert_eq!(body["recipient_audience"], "group", "the group is invited");
+        assert_eq!(body["notify_recipients"], true, "and told");
+        assert_eq!(
+            body.as_object().unwrap().len(),
+            3,
+            "the recipients beside `poll`, where `PollService.invite` reads them"
+        );
     }
 }

@@ -5,12 +5,13 @@
 //! `PollSerializer` (a poll's `results`, `stance_counts`, `closing_at`, `closed_at`,
 //! `current_outcome_id`, `topic_id`), `PollOptionSerializer`, `OutcomeSerializer`,
 //! `StanceSerializer` (`participant_id`, `latest`, `cast_at`, `revoked_at`, `option_scores`
-//! keyed by poll option id) and `TopicItemSerializer`. Every b2 answer is a "compound" document:
+//! keyed by poll option id), `TopicItemSerializer` and `MembershipSerializer`. Every b2 answer is
+//! a "compound" document:
 //! the records asked for under their plural root (`polls`), related records side-loaded under
 //! theirs (`poll_options`, `outcomes`, `users`, `stances`), and `meta`. Fields this service does
 //! not use are ignored, so newer Loomio versions that add fields still read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
@@ -50,6 +51,13 @@ pub struct Poll {
     pub closed_at: Option<Timestamp>,
     /// The options in the order voters see them (by `priority`).
     pub options: Vec<PollOption>,
+    /// How option names are stored: `plain` (the words voters read) or the legacy `i18n`
+    /// (translation keys such as `agree`).
+    pub option_name_format: Option<String>,
+    /// Whether the poll is anonymous: Loomio then links no ballot to its voter.
+    pub anonymous: bool,
+    /// `off`, `until_vote` or `until_closed` (results, voters included, only once closed).
+    pub hide_results: Option<String>,
     /// Each option's voters; `None` while Loomio hides the results.
     pub results: Option<Vec<OptionResult>>,
     /// Loomio's own count of stances per option, in option order, when it shows it.
@@ -65,8 +73,12 @@ pub struct Poll {
 pub struct PollOption {
     /// Its id, as stances and results name it.
     pub id: u64,
-    /// Its name as Loomio shows it (common proposal options come back translated, `Agree`).
+    /// Its name as Loomio stores it: a common proposal option comes back translated (`Agree`),
+    /// except in the legacy `i18n` format, which keeps the key (`agree`).
     pub name: String,
+    /// The icon of a common proposal option (`agree`, `abstain`, `disagree`, `block`): Loomio's
+    /// own stable key for it, whatever the language of the name.
+    pub icon: Option<String>,
 }
 
 /// The voters of one option.
@@ -76,8 +88,11 @@ pub struct OptionResult {
     pub option_id: u64,
     /// How many chose it.
     pub voter_count: u64,
-    /// Who chose it, by user id.
+    /// Who chose it, by user id: at most 50 (`Poll::RESULT_VOTER_IDS_MAX`), so only a sample.
     pub voter_ids: Vec<u64>,
+    /// Every latest, unrevoked voter who chose it, by user id, with the score given: the whole
+    /// list (`PollOption#voter_scores`), empty in an anonymous poll.
+    pub voter_scores: BTreeMap<u64, i64>,
 }
 
 /// A poll's published outcome.
@@ -117,6 +132,17 @@ pub struct Stance {
     pub option_ids: Vec<u64>,
 }
 
+/// One page of a group's members, from `GET /api/b2/memberships?group_id=…`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MembersPage {
+    /// The members' users on this page.
+    pub users: HashMap<u64, User>,
+    /// The memberships on this page.
+    pub count: usize,
+    /// How many memberships the group has in all (`meta.total`), when Loomio says.
+    pub total: Option<usize>,
+}
+
 /// The stances and users of a thread, from `GET /api/b2/threads/{topic_id}/items`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ThreadStances {
@@ -151,6 +177,12 @@ struct PollRow {
     stance_counts: Option<Vec<u64>>,
     #[serde(default)]
     current_outcome_id: Option<u64>,
+    #[serde(default)]
+    poll_option_name_format: Option<String>,
+    #[serde(default)]
+    anonymous: Option<bool>,
+    #[serde(default)]
+    hide_results: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -160,6 +192,8 @@ struct ResultRow {
     voter_ids: Vec<u64>,
     #[serde(default)]
     voter_count: u64,
+    #[serde(default)]
+    voter_scores: HashMap<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +203,8 @@ struct OptionRow {
     name: String,
     #[serde(default)]
     priority: i64,
+    #[serde(default)]
+    icon: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -207,6 +243,27 @@ struct PollsDocument {
     outcomes: Vec<OutcomeRow>,
     #[serde(default)]
     users: Vec<User>,
+}
+
+#[derive(Deserialize)]
+struct MembershipRow {
+    #[serde(default)]
+    user_id: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct MembershipsMeta {
+    #[serde(default)]
+    total: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct MembershipsDocument {
+    memberships: Vec<MembershipRow>,
+    #[serde(default)]
+    users: Vec<User>,
+    #[serde(default)]
+    meta: Option<MembershipsMeta>,
 }
 
 #[derive(Deserialize)]
@@ -270,30 +327,76 @@ pub fn parse_polls(body: &str) -> Result<Vec<Poll>, DocumentError> {
                     .map(|o| PollOption {
                         id: o.id,
                         name: o.name.clone(),
+                        icon: o.icon.clone().filter(|i| !i.is_empty()),
                     })
                     .collect(),
-                // The "undecided" entry Loomio adds to the results has no option id (≤ 0).
-                results: row.results.map(|results| {
-                    results
-                        .into_iter()
-                        .filter_map(|r| {
-                            u64::try_from(r.id)
-                                .ok()
-                                .filter(|id| *id > 0)
-                                .map(|option_id| OptionResult {
-                                    option_id,
-                                    voter_count: r.voter_count,
-                                    voter_ids: r.voter_ids,
-                                })
-                        })
-                        .collect()
-                }),
+                option_name_format: row.poll_option_name_format,
+                anonymous: row.anonymous.unwrap_or(false),
+                hide_results: row.hide_results,
+                // The "undecided" and "none of the above" entries Loomio adds to the results
+                // have no option id (≤ 0).
+                results: row
+                    .results
+                    .map(|results| {
+                        results
+                            .into_iter()
+                            .filter_map(|r| {
+                                let option_id = u64::try_from(r.id).ok().filter(|id| *id > 0)?;
+                                Some(voter_scores(r.voter_scores).map(|voter_scores| {
+                                    OptionResult {
+                                        option_id,
+                                        voter_count: r.voter_count,
+                                        voter_ids: r.voter_ids,
+                                        voter_scores,
+                                    }
+                                }))
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .transpose()?,
                 stance_counts: row.stance_counts,
                 outcome,
                 users: users.clone(),
             })
         })
         .collect()
+}
+
+/// A result's `voter_scores` (user ids as JSON keys, scores as numbers) as typed values.
+fn voter_scores(
+    raw: HashMap<String, serde_json::Value>,
+) -> Result<BTreeMap<u64, i64>, DocumentError> {
+    raw.into_iter()
+        .map(|(voter, score)| {
+            let id = voter.parse::<u64>().map_err(|_| {
+                DocumentError::Shape(format!("`voter_scores` names `{voter}`, not a user id"))
+            })?;
+            let score = score
+                .as_i64()
+                .or_else(|| score.as_f64().map(|f| f.round() as i64))
+                .ok_or_else(|| {
+                    DocumentError::Shape(format!("`voter_scores` gives user {id} no number"))
+                })?;
+            Ok((id, score))
+        })
+        .collect()
+}
+
+/// One page of a group's memberships and their users.
+pub fn parse_members_page(body: &str) -> Result<MembersPage, DocumentError> {
+    let doc: MembershipsDocument = serde_json::from_str(body).map_err(shape)?;
+    let ids: std::collections::HashSet<u64> =
+        doc.memberships.iter().filter_map(|m| m.user_id).collect();
+    Ok(MembersPage {
+        count: doc.memberships.len(),
+        total: doc.meta.and_then(|m| m.total),
+        users: doc
+            .users
+            .into_iter()
+            .filter(|u| ids.contains(&u.id))
+            .map(|u| (u.id, u))
+            .collect(),
+    })
 }
 
 /// The one poll of a show, create or update answer.
@@ -380,6 +483,39 @@ mod tests {
         );
         assert_eq!(poll.outcome.unwrap().poll_option_id, Some(1));
         assert_eq!(poll.users[&502].username.as_deref(), Some("grace"));
+    }
+
+    #[test]
+    fn voter_scores_name_every_voter_and_members_pages_their_users() {
+        let poll = parse_poll(
+            r#"{"polls": [{"id": 5, "anonymous": true, "hide_results": "until_closed",
+                "poll_option_name_format": "i18n",
+                "results": [{"id": 9, "voter_ids": [1], "voter_scores": {"1": 1, "2": 2.0}, "voter_count": 2}]}],
+                "poll_options": [{"id": 9, "poll_id": 5, "name": "agree", "icon": "agree"}]}"#,
+        )
+        .unwrap();
+        let results = poll.results.unwrap();
+        assert_eq!(results[0].voter_scores, BTreeMap::from([(1, 1), (2, 2)]));
+        assert!(poll.anonymous);
+        assert_eq!(poll.hide_results.as_deref(), Some("until_closed"));
+        assert_eq!(poll.option_name_format.as_deref(), Some("i18n"));
+        assert_eq!(poll.options[0].icon.as_deref(), Some("agree"));
+        let bad = parse_poll(
+            r#"{"polls": [{"id": 5, "results": [{"id": 9, "voter_scores": {"ann": 1}}]}]}"#,
+        );
+        assert!(
+            matches!(&bad, Err(DocumentError::Shape(m)) if m.contains("ann")),
+            "{bad:?}"
+        );
+        let page = parse_members_page(
+            r#"{"memberships": [{"id": 1, "group_id": 7, "user_id": 502}],
+                "users": [{"id": 502, "username": "grace"}, {"id": 9, "username": "inviter"}],
+                "meta": {"root": "memberships", "total": 120}}"#,
+        )
+        .unwrap();
+        assert_eq!((page.count, page.total), (1, Some(120)));
+        assert_eq!(page.users.len(), 1, "only members' users");
+        assert_eq!(page.users[&502].username.as_deref(), Some("grace"));
     }
 
     #[test]

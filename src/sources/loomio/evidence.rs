@@ -1,8 +1,10 @@
-//! A Loomio vote's ballots, re-read from the documents its status was read from: the poll
-//! (`GET /api/b2/polls/{id}`) and, once anyone voted, its thread's items
-//! (`GET /api/b2/threads/{topic_id}/items…`), kept in `raw` by the evidence convention of
-//! `voting::evidence`. The same [`read_status`] that read them then reads them again, so honest
-//! documents give exactly the ballots recorded.
+//! A Loomio vote's ballots, re-read from the documents its status was read from, kept in `raw`
+//! by the evidence convention of `voting::evidence`: the poll (`GET /api/b2/polls/{id}`) and,
+//! once anyone voted, every page of its group's memberships (`GET /api/b2/memberships…`), read
+//! by [`read_status`]. Votes recorded before ballots were read from `voter_scores` kept the
+//! thread's items (`GET /api/b2/threads/{topic_id}/items…`) instead, and are read by
+//! [`read_status_of_thread`], the code that first read them. Either way honest documents give
+//! exactly the ballots recorded.
 //!
 //! Pure. It does not look at trust levels: Loomio has none, and a decision takes voters'
 //! standings from the member registry at closing.
@@ -10,10 +12,13 @@
 use crate::voting::VoteState;
 use crate::voting::evidence::{DocumentedVote, DocumentsError, documents_of};
 
-use super::backend::read_status;
-use super::document::{ThreadStances, parse_poll, parse_thread_stances};
+use std::collections::HashMap;
+
+use super::ballots::{read_status, read_status_of_thread};
+use super::document::{ThreadStances, parse_members_page, parse_poll, parse_thread_stances};
 
 const POLL_SOURCE: &str = "GET /api/b2/polls/";
+const MEMBERS_SOURCE: &str = "GET /api/b2/memberships?group_id=";
 const THREAD_SOURCE: &str = "GET /api/b2/threads/";
 
 /// The ballots the documents in `raw` show for the poll `external_id` (the poll's id).
@@ -34,10 +39,37 @@ pub fn documented_vote(
             found: format!("Loomio poll {}", poll.id),
         });
     }
-    let thread = match documents
+    let member_pages: Vec<_> = documents
         .iter()
-        .find(|d| d.source.starts_with(THREAD_SOURCE))
-    {
+        .filter(|d| d.source.starts_with(MEMBERS_SOURCE))
+        .collect();
+    let thread_document = documents
+        .iter()
+        .find(|d| d.source.starts_with(THREAD_SOURCE));
+    if !member_pages.is_empty() || thread_document.is_none() {
+        let mut members = HashMap::new();
+        for page in member_pages {
+            let own = poll
+                .group_id
+                .map(|group| format!("{MEMBERS_SOURCE}{group}&"));
+            if own.is_none_or(|own| !page.source.starts_with(&own)) {
+                return Err(DocumentsError::OtherPoll {
+                    expected: format!("the group of Loomio poll {}", poll.id),
+                    found: page.source.clone(),
+                });
+            }
+            let read = parse_members_page(&page.body)
+                .map_err(|e| DocumentsError::Unreadable(format!("{}: {e}", page.source)))?;
+            members.extend(read.users);
+        }
+        let (state, _, ballots) =
+            read_status(&poll, &members).map_err(DocumentsError::Unreadable)?;
+        return Ok(DocumentedVote {
+            ballots,
+            closed: Some(matches!(state, VoteState::Closed { .. })),
+        });
+    }
+    let thread = match thread_document {
         Some(document) => {
             let own = poll
                 .topic_id
@@ -53,7 +85,8 @@ pub fn documented_vote(
         }
         None => ThreadStances::default(),
     };
-    let (state, _, ballots) = read_status(&poll, &thread).map_err(DocumentsError::Unreadable)?;
+    let (state, _, ballots) =
+        read_status_of_thread(&poll, &thread).map_err(DocumentsError::Unreadable)?;
     Ok(DocumentedVote {
         ballots,
         closed: Some(matches!(state, VoteState::Closed { .. })),
@@ -102,6 +135,86 @@ mod tests {
                 body: THREAD.into(),
             },
         ])
+    }
+
+    /// The poll as Loomio answers it now: every voter in `voter_scores`, 50 at most in
+    /// `voter_ids` (here none: the reader must not need them).
+    const POLL_WITH_SCORES: &str = r#"{
+      "users": [],
+      "polls": [{"id": 301, "key": "polKEY01", "title": "Add ann's wallet?", "details": "",
+        "poll_type": "poll", "group_id": 7, "topic_id": 711, "anonymous": false,
+        "hide_results": "off", "poll_option_name_format": "plain",
+        "closing_at": "2026-10-01T12:00:00Z", "closed_at": null,
+        "results": [
+          {"id": 1, "name": "approve", "voter_ids": [], "voter_scores": {"502": 1}, "voter_count": 1},
+          {"id": 2, "name": "disapprove", "voter_ids": [], "voter_scores": {"503": 1, "504": 0}, "voter_count": 1},
+          {"id": -1, "name": "poll_common_votes_panel.undecided", "voter_ids": [505], "voter_scores": {}, "voter_count": 1}
+        ]}],
+      "poll_options": [
+        {"id": 1, "poll_id": 301, "name": "approve", "priority": 0, "icon": null},
+        {"id": 2, "poll_id": 301, "name": "disapprove", "priority": 1, "icon": null}
+      ]
+    }"#;
+
+    fn members(users: &[(u64, &str)], total: usize) -> String {
+        json!({
+            "memberships": users.iter().map(|(id, _)| json!({"group_id": 7, "user_id": id})).collect::<Vec<_>>(),
+            "users": users.iter().map(|(id, name)| json!({"id": id, "username": name})).collect::<Vec<_>>(),
+            "meta": {"root": "memberships", "total": total},
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn every_members_page_names_the_voters_of_the_scores() {
+        let documents = |second_group: u64| {
+            raw_of(vec![
+                Document {
+                    source: "GET /api/b2/polls/301".into(),
+                    body: POLL_WITH_SCORES.into(),
+                },
+                Document {
+                    source: "GET /api/b2/memberships?group_id=7&limit=100&offset=0".into(),
+                    body: members(&[(502, "grace")], 2),
+                },
+                Document {
+                    source: format!(
+                        "GET /api/b2/memberships?group_id={second_group}&limit=100&offset=1"
+                    ),
+                    body: members(&[(503, "hal")], 2),
+                },
+            ])
+        };
+        let vote = documented_vote(&documents(7), "301").unwrap();
+        let read: Vec<(&str, Vec<String>)> = vote
+            .ballots
+            .iter()
+            .map(|b| (b.voter.username.as_str(), b.choices.clone()))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("grace", vec!["approve".to_string()]),
+                ("hal", vec!["disapprove".to_string()]),
+            ],
+            "a score of 0 is no choice, an undecided voter no ballot"
+        );
+        assert!(matches!(
+            documented_vote(&documents(8), "301"),
+            Err(DocumentsError::OtherPoll { .. })
+        ));
+        let one_page = raw_of(vec![
+            Document {
+                source: "GET /api/b2/polls/301".into(),
+                body: POLL_WITH_SCORES.into(),
+            },
+            Document {
+                source: "GET /api/b2/memberships?group_id=7&limit=100&offset=0".into(),
+                body: members(&[(502, "grace")], 2),
+            },
+        ]);
+        let missing = documented_vote(&one_page, "301").unwrap_err();
+        assert!(missing.to_string().contains("user 503"), "{missing}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! votes through the API. Nothing in a webhook's body is read as data.
 
 mod backend;
+mod ballots;
 mod client;
 mod document;
 mod evidence;
@@ -16,7 +17,8 @@ mod settings;
 
 use sha2::{Digest, Sha256};
 
-pub use backend::{LoomioBackend, check_request, earliest_closing, read_status};
+pub use backend::{LoomioBackend, check_request, earliest_closing};
+pub use ballots::{read_status, read_status_of_thread};
 pub use client::{LoomioClient, LoomioError, NewPoll, PollType, Read};
 pub use document::{
     DocumentError, OptionResult, Outcome, Poll, PollOption, Stance, ThreadStances, User,

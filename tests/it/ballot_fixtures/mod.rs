@@ -14,7 +14,7 @@ use revshare_oracle::sources::discourse::{
 };
 use revshare_oracle::sources::loomio::{LoomioBackend, LoomioClient, RetryPolicy};
 use revshare_oracle::voting::{
-    Ballot, Electorate, VoteRequest, VoteState, VoteStatus, Voter, VotingBackend,
+    Ballot, Electorate, VoteHandle, VoteRequest, VoteState, VoteStatus, Voter, VotingBackend,
 };
 
 use crate::policy_fixtures::{at, revshare, wallet_vote};
@@ -29,7 +29,8 @@ pub struct ReadVote<F> {
     pub facts: VoteFacts,
 }
 
-fn request(closes_in_days: Option<i64>) -> VoteRequest {
+/// Ann's wallet vote as the service asks a backend to start it, closing in `closes_in_days`.
+pub fn request(closes_in_days: Option<i64>) -> VoteRequest {
     VoteRequest {
         title: "Add ann's wallet to the revenue share?".into(),
         details: "ann asks that `$wallet.example/ann` share the revenue.".into(),
@@ -44,7 +45,7 @@ fn request(closes_in_days: Option<i64>) -> VoteRequest {
 }
 
 /// The facts of a status, with pat at trust level 3 and everyone else at 1.
-fn facts_of(status: VoteStatus) -> VoteFacts {
+pub fn facts_of(status: VoteStatus) -> VoteFacts {
     VoteFacts {
         voters: status.ballots.iter().map(|b| standing(&b.voter)).collect(),
         ballots: status.ballots,
@@ -97,14 +98,15 @@ pub async fn discourse_vote() -> ReadVote<FakeDiscourseApi> {
     }
 }
 
-/// Ann's wallet vote as a Loomio poll on the fake Loomio, voted on and read.
-pub async fn loomio_vote() -> ReadVote<FakeLoomio> {
-    const KEY: &str = "bot-api-key-5f0c9a7e1d2b";
-    let fake = FakeLoomio::start(KEY).await;
-    let client = LoomioClient::new(
+/// The API key of the fake Loomio's bot.
+pub const LOOMIO_KEY: &str = "bot-api-key-5f0c9a7e1d2b";
+
+/// A client of the fake Loomio with its bot's key and quick retries.
+pub fn loomio_client(fake: &FakeLoomio) -> LoomioClient {
+    LoomioClient::new(
         reqwest::Client::new(),
         &fake.base_url(),
-        KEY.to_string().into(),
+        LOOMIO_KEY.to_string().into(),
         RetryPolicy {
             attempts: 3,
             base_delay: std::time::Duration::from_millis(10),
@@ -112,8 +114,31 @@ pub async fn loomio_vote() -> ReadVote<FakeLoomio> {
             max_wait: std::time::Duration::from_secs(5),
         },
         1 << 20,
-    );
-    let backend = LoomioBackend::new(client, fake.group_id);
+    )
+}
+
+/// The voting backend of the fake Loomio's group.
+pub fn loomio_backend(fake: &FakeLoomio) -> LoomioBackend {
+    LoomioBackend::new(loomio_client(fake), fake.group_id)
+}
+
+/// The vote `backend` read with `facts`, under the shipped revenue-share policy.
+pub fn read_vote<F>(fake: F, handle: VoteHandle, facts: VoteFacts) -> ReadVote<F> {
+    let policy = revshare();
+    let mut proposal = wallet_vote(&policy);
+    proposal.vote = Some(handle);
+    ReadVote {
+        _fake: fake,
+        policy,
+        proposal,
+        facts,
+    }
+}
+
+/// Ann's wallet vote as a Loomio poll on the fake Loomio, voted on and read.
+pub async fn loomio_vote() -> ReadVote<FakeLoomio> {
+    let fake = FakeLoomio::start(LOOMIO_KEY).await;
+    let backend = loomio_backend(&fake);
     let handle = backend.start(&request(Some(3))).await.unwrap();
     let poll: u64 = handle.external_id.parse().unwrap();
     let [pat, bob] = [&fake.members[0], &fake.members[1]];

@@ -82,6 +82,8 @@ pub struct PollOption {
     pub id: u64,
     pub name: String,
     pub priority: i64,
+    /// A proposal's common option keeps its key here (`agree`), whatever its name.
+    pub icon: Option<String>,
 }
 
 /// A poll.
@@ -119,6 +121,8 @@ pub struct Stance {
     pub latest: bool,
     pub revoked_at: Option<jiff::Timestamp>,
     pub created_at: jiff::Timestamp,
+    /// Why the voter chose so; a stance joins its thread only with one (`Stance#add_to_thread?`).
+    pub reason: Option<String>,
 }
 
 /// One item of a thread.
@@ -154,6 +158,22 @@ pub(crate) struct Site {
     pub(crate) log: Vec<Logged>,
     pub(crate) chatbot: Option<WebhookFormat>,
     pub(crate) webhooks: Vec<Webhook>,
+    /// The group's poll template, applied to every new poll whatever its request asks: an
+    /// anonymous template (`PollService.build` then hides results until closing), or one that
+    /// hides results.
+    pub(crate) template: PollTemplate,
+    /// How new polls store a proposal's common options: `plain` (translated words, the key as
+    /// icon) or the legacy `i18n` (the key as the name).
+    pub(crate) option_name_format: &'static str,
+    /// Who was told of each poll by `PollService.invite` (`notify_recipients`), by poll.
+    pub(crate) announced: Vec<(u64, Vec<u64>)>,
+}
+
+/// Settings a group's poll template forces on new polls.
+#[derive(Clone, Debug, Default)]
+pub struct PollTemplate {
+    pub anonymous: bool,
+    pub hide_results: Option<&'static str>,
 }
 
 impl Site {
@@ -236,6 +256,7 @@ impl FakeLoomio {
         let addr = listener.local_addr().unwrap();
         let mut site = Site {
             base_url: format!("http://{addr}"),
+            option_name_format: "plain",
             ..Site::default()
         };
         let user = |site: &mut Site, name: &str, username: &str, key: Option<&str>| {
@@ -368,9 +389,21 @@ impl FakeLoomio {
         std::mem::take(&mut self.site.lock().unwrap().webhooks)
     }
 
-    /// `member` votes for the options named (Loomio's `StanceService.create`/`update`): a first
-    /// vote fills the member's invitation, a change replaces the stance, keeping the old one.
+    /// `member` votes for the options named, without a reason: see [`FakeLoomio::vote_with_reason`].
     pub fn vote(&self, poll_id: u64, member: &User, choices: &[&str]) {
+        self.vote_with_reason(poll_id, member, choices, None);
+    }
+
+    /// `member` votes for the options named (Loomio's `StanceService.create`/`update`): a first
+    /// vote fills the member's invitation, a change replaces the stance, keeping the old one. The
+    /// stance joins the poll's thread only with a reason, and not while results are hidden.
+    pub fn vote_with_reason(
+        &self,
+        poll_id: u64,
+        member: &User,
+        choices: &[&str],
+        reason: Option<&str>,
+    ) {
         let mut site = self.site.lock().unwrap();
         let poll = site.poll(poll_id).clone();
         assert!(
@@ -392,6 +425,7 @@ impl FakeLoomio {
             Some(stance) if stance.cast_at.is_none() => {
                 stance.option_ids = option_ids;
                 stance.cast_at = Some(now);
+                stance.reason = reason.map(str::to_string);
                 "stance_created"
             }
             Some(stance) => {
@@ -406,6 +440,7 @@ impl FakeLoomio {
                     latest: true,
                     revoked_at: None,
                     created_at: now,
+                    reason: reason.map(str::to_string),
                 });
                 "stance_updated"
             }
@@ -420,6 +455,7 @@ impl FakeLoomio {
                     latest: true,
                     revoked_at: None,
                     created_at: now,
+                    reason: reason.map(str::to_string),
                 });
                 "stance_created"
             }
@@ -430,7 +466,10 @@ impl FakeLoomio {
             .rfind(|s| s.poll_id == poll_id && s.participant_id == member.id)
             .unwrap()
             .id;
-        site.item(poll.topic_id, kind, member.id, ("Stance", stance));
+        let with_reason = reason.is_some_and(|r| !r.trim().is_empty());
+        if with_reason && poll.hide_results != "until_closed" {
+            site.item(poll.topic_id, kind, member.id, ("Stance", stance));
+        }
         let names: Vec<String> = choices.iter().map(|c| c.to_string()).collect();
         site.publish(kind, member.id, poll_id, &names);
     }
@@ -438,7 +477,6 @@ impl FakeLoomio {
     /// `member` withdraws their vote (Loomio's `uncast`): a replacement stance without choices.
     pub fn withdraw(&self, poll_id: u64, member: &User) {
         let mut site = self.site.lock().unwrap();
-        let topic = site.poll(poll_id).topic_id;
         let stance = site
             .latest_stance(poll_id, member.id)
             .expect("the member has a stance");
@@ -453,9 +491,57 @@ impl FakeLoomio {
             latest: true,
             revoked_at: None,
             created_at: jiff::Timestamp::now(),
+            reason: None,
         });
-        site.item(topic, "stance_updated", member.id, ("Stance", id));
+        // Without a reason the withdrawal joins no thread, but the chat integration hears it.
         site.publish("stance_updated", member.id, poll_id, &[]);
+    }
+
+    /// `count` new members of the group, who may vote on every poll (`vote` invites a member
+    /// who joined after the poll opened, as `recipient_audience: group` does).
+    pub fn add_members(&self, count: usize) -> Vec<User> {
+        let mut site = self.site.lock().unwrap();
+        let group = self.group_id;
+        (0..count)
+            .map(|n| {
+                let id = site.id() + 500;
+                let user = User {
+                    id,
+                    name: format!("Member {n}"),
+                    username: format!("member{n}"),
+                    api_key: None,
+                };
+                site.users.push(user.clone());
+                site.groups
+                    .iter_mut()
+                    .find(|g| g.id == group)
+                    .unwrap()
+                    .members
+                    .push(id);
+                user
+            })
+            .collect()
+    }
+
+    /// Makes the group's poll template force `template` on every new poll.
+    pub fn use_template(&self, template: PollTemplate) {
+        self.site.lock().unwrap().template = template;
+    }
+
+    /// Makes new proposals store their common options in the legacy `i18n` format (the key as
+    /// the name), as polls made by older Loomio versions do.
+    pub fn use_legacy_option_names(&self) {
+        self.site.lock().unwrap().option_name_format = "i18n";
+    }
+
+    /// Who `PollService.invite` told of the poll, by user id.
+    pub fn announced(&self, poll_id: u64) -> Vec<u64> {
+        let site = self.site.lock().unwrap();
+        site.announced
+            .iter()
+            .filter(|(p, _)| *p == poll_id)
+            .flat_map(|(_, users)| users.clone())
+            .collect()
     }
 
     /// `member` closes the poll in Loomio's web interface.

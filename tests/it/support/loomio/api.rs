@@ -25,6 +25,7 @@ pub fn router(site: Shared) -> Router {
         .route("/api/b2/polls", get(list_polls).post(create_poll))
         .route("/api/b2/polls/{id}", get(show_poll).patch(update_poll))
         .route("/api/b2/threads/{topic}/items", get(thread_items))
+        .route("/api/b2/memberships", get(list_memberships))
         .fallback(|| async { error(StatusCode::NOT_FOUND, json!({"error": 404})) })
         .layer(middleware::from_fn_with_state(site.clone(), gate))
         .with_state(site)
@@ -285,15 +286,22 @@ fn closing_at(value: Option<&Value>) -> Result<Option<jiff::Timestamp>, Box<Resp
     Ok(Some(hour))
 }
 
-/// Loomio re-labels a proposal's common options in the site's language.
-fn label(name: &str) -> String {
-    match name {
-        "agree" => "Agree".into(),
-        "disagree" => "Disagree".into(),
-        "abstain" => "Abstain".into(),
-        "block" => "Block".into(),
-        other => other.into(),
+/// `Poll#poll_option_names=`: a proposal's common option (a key of `poll_types.yml`'s
+/// `common_poll_options`) is stored as the translated word with the key as its icon, or in the
+/// legacy `i18n` format as the key itself; any other option as written.
+fn stored_option(poll_type: &str, name: &str, format: &str) -> (String, Option<String>) {
+    let word = match name {
+        "agree" => "Agree",
+        "disagree" => "Disagree",
+        "abstain" => "Abstain",
+        "block" => "Block",
+        _ => return (name.into(), None),
+    };
+    if poll_type != "proposal" {
+        return (name.into(), None);
     }
+    let stored = if format == "i18n" { name } else { word };
+    (stored.into(), Some(name.into()))
 }
 
 async fn create_poll(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -352,22 +360,41 @@ async fn create_poll(State(shared): State<Shared>, headers: HeaderMap, body: Byt
         Ok(at) => at,
         Err(response) => return *response,
     };
-    let names: Vec<String> = params
+    let format = site.option_name_format;
+    let names: Vec<(String, Option<String>)> = params
         .get("options")
         .or_else(|| params.get("poll_option_names"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(label).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|name| stored_option(&poll_type, name, format))
+                .collect()
+        })
         .unwrap_or_default();
+    // The group's template wins over the request; `PollService.build` hides an anonymous
+    // poll's results until it closes.
+    let anonymous = site.template.anonymous
+        || params
+            .get("anonymous")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+    let template_hide_results = if anonymous {
+        Some("until_closed")
+    } else {
+        site.template.hide_results
+    };
     let now = jiff::Timestamp::now();
     let id = site.id();
     let topic_id = site.id();
     let options = names
         .into_iter()
         .enumerate()
-        .map(|(i, name)| PollOption {
+        .map(|(i, (name, icon))| PollOption {
             id: site.id(),
             name,
             priority: i as i64,
+            icon,
         })
         .collect();
     let poll = Poll {
@@ -389,15 +416,11 @@ async fn create_poll(State(shared): State<Shared>, headers: HeaderMap, body: Byt
         closed_at: None,
         opened_at: closing.map(|_| now),
         created_at: now,
-        hide_results: params
-            .get("hide_results")
-            .and_then(Value::as_str)
+        hide_results: template_hide_results
+            .or(params.get("hide_results").and_then(Value::as_str))
             .unwrap_or("off")
             .into(),
-        anonymous: params
-            .get("anonymous")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        anonymous,
         specified_voters_only: params
             .get("specified_voters_only")
             .and_then(Value::as_bool)
@@ -425,8 +448,22 @@ async fn create_poll(State(shared): State<Shared>, headers: HeaderMap, body: Byt
                 latest: true,
                 revoked_at: None,
                 created_at: now,
+                reason: None,
             });
         }
+    }
+    // `PollService.invite` reads the recipients from the top level of the request, not from
+    // `poll`, and tells them only with `notify_recipients`.
+    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+    if request["recipient_audience"] == "group" && request["notify_recipients"] == true {
+        let told: Vec<u64> = site
+            .groups
+            .iter()
+            .filter(|g| Some(g.id) == group_id)
+            .flat_map(|g| g.members.clone())
+            .filter(|m| *m != user)
+            .collect();
+        site.announced.push((id, told));
     }
     site.polls.push(poll);
     site.item(topic_id, "poll_created", user, ("Poll", id));
@@ -506,10 +543,15 @@ async fn thread_items(
         return error(StatusCode::NOT_FOUND, json!({"error": 404}));
     }
     let items: Vec<&super::Item> = site.items.iter().filter(|i| i.topic_id == topic).collect();
+    // The stances side-loaded are the items' own: only those given with a reason.
     let stances: Vec<&Stance> = site
         .stances
         .iter()
-        .filter(|s| polls.iter().any(|p| p.id == s.poll_id))
+        .filter(|s| {
+            items
+                .iter()
+                .any(|i| i.itemable_type == "Stance" && i.itemable_id == s.id)
+        })
         .collect();
     let users: BTreeSet<u64> = items
         .iter()
@@ -543,4 +585,49 @@ async fn thread_items(
         );
     }
     ok(document)
+}
+
+#[derive(Deserialize)]
+struct MembershipsQuery {
+    group_id: Option<u64>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+/// `GET /api/b2/memberships?group_id=…`: the group's memberships, oldest first, paged by
+/// `offset`/`limit` (50 by default, no maximum), with their users side-loaded and `meta.total`.
+async fn list_memberships(
+    State(site): State<Shared>,
+    Query(q): Query<MembershipsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let site = site.lock().unwrap();
+    let Some(user) = caller(&site, &headers) else {
+        return forbidden();
+    };
+    let Some(group) = q
+        .group_id
+        .and_then(|g| site.groups.iter().find(|grp| grp.id == g))
+    else {
+        return error(StatusCode::NOT_FOUND, json!({"error": 404}));
+    };
+    if !group.members.contains(&user) {
+        return forbidden();
+    }
+    let page: Vec<u64> = group
+        .members
+        .iter()
+        .copied()
+        .skip(q.offset.unwrap_or(0))
+        .take(q.limit.unwrap_or(50))
+        .collect();
+    ok(json!({
+        "memberships": page.iter().map(|member| json!({
+            "id": member * 10 + group.id, "group_id": group.id, "user_id": member,
+            "admin": group.admins.contains(member), "inviter_id": null,
+            "accepted_at": "2024-10-19T02:52:23.311Z", "created_at": "2024-10-19T02:52:23.311Z",
+            "title": null, "delegate": false})).collect::<Vec<_>>(),
+        "users": page.iter().map(|member| user_json(&site, *member)).collect::<Vec<_>>(),
+        "meta": {"root": "memberships", "total": group.members.len()},
+    }))
 }

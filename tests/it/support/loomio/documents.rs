@@ -51,6 +51,7 @@ pub(super) fn poll_json(site: &Site, poll: &Poll) -> Value {
         "specified_voters_only": poll.specified_voters_only, "voting_system": "stance",
         "chart_type": "pie", "notify_on_closing_soon": "nobody", "notify_on_open": true,
         "poll_option_names": poll.options.iter().map(|o| o.name.clone()).collect::<Vec<_>>(),
+        "poll_option_name_format": poll_option_name_format(poll),
         "poll_option_ids": poll.options.iter().map(|o| o.id).collect::<Vec<_>>(),
         "voters_count": voters, "decided_voters_count": decided,
         "undecided_voters_count": undecided.len(),
@@ -61,18 +62,34 @@ pub(super) fn poll_json(site: &Site, poll: &Poll) -> Value {
         "minimum_stance_choices": 1, "maximum_stance_choices": 1, "quorum_pct": null,
     });
     if results_available {
+        // `PollService.calculate_results`: `voter_ids` stops at `Poll::RESULT_VOTER_IDS_MAX`,
+        // `voter_scores` names every voter; an anonymous poll names none.
+        let named = |ids: &[u64]| {
+            if poll.anonymous {
+                Vec::new()
+            } else {
+                ids.to_vec()
+            }
+        };
         let mut results: Vec<Value> = poll
             .options
             .iter()
             .map(|o| {
-                let ids = voters_of(o);
-                json!({"id": o.id, "poll_id": poll.id, "name": o.name, "score": ids.len(),
-                       "voter_ids": ids, "voter_count": ids.len()})
+                let ids = named(&voters_of(o));
+                let count = voters_of(o).len();
+                let scores: Map<String, Value> =
+                    ids.iter().map(|id| (id.to_string(), json!(1))).collect();
+                json!({"id": o.id, "poll_id": poll.id, "name": o.name,
+                       "name_format": poll_option_name_format(poll), "icon": o.icon,
+                       "score": count, "voter_ids": ids.iter().take(50).collect::<Vec<_>>(),
+                       "voter_scores": scores, "voter_count": count})
             })
             .collect();
         results.push(
-            json!({"id": -1, "poll_id": poll.id, "name": "undecided", "score": 0,
-                            "voter_ids": undecided, "voter_count": undecided.len()}),
+            json!({"id": -1, "poll_id": poll.id, "name": "poll_common_votes_panel.undecided",
+                   "name_format": "i18n", "score": 0,
+                   "voter_ids": named(&undecided).iter().take(50).collect::<Vec<_>>(),
+                   "voter_scores": {}, "voter_count": undecided.len()}),
         );
         let counts: Vec<usize> = poll.options.iter().map(|o| voters_of(o).len()).collect();
         let row = row.as_object_mut().unwrap();
@@ -83,9 +100,18 @@ pub(super) fn poll_json(site: &Site, poll: &Poll) -> Value {
     row
 }
 
+/// `plain`, unless the poll's options were stored as `i18n` keys (a name that is a key).
+fn poll_option_name_format(poll: &Poll) -> &'static str {
+    let keyed = poll
+        .options
+        .iter()
+        .any(|o| o.icon.as_deref() == Some(o.name.as_str()));
+    if keyed { "i18n" } else { "plain" }
+}
+
 pub(super) fn option_json(poll: &Poll, o: &PollOption) -> Value {
     json!({"id": o.id, "poll_id": poll.id, "name": o.name, "priority": o.priority,
-           "color": "#4caf50", "icon": null, "meaning": null, "prompt": null,
+           "color": "#4caf50", "icon": o.icon, "meaning": null, "prompt": null,
            "test_operator": null, "test_percent": null, "test_against": null})
 }
 
