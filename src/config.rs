@@ -342,10 +342,30 @@ impl IndexerConfig {
     }
 }
 
-/// Why the configuration could not be read.
+/// Why the configuration could not be read. Its message never quotes the file: a TOML syntax
+/// error names the line and column and why, but the quoted line may hold a secret
+/// (`admin_token = "…`), so it is left out.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid configuration: {0}")]
+#[error("invalid configuration: {}", without_quoted_source(&.0.to_string()))]
 pub struct ConfigError(#[from] Box<figment::Error>);
+
+/// A parser's message without the source lines it quotes (`3 | admin_token = …` and the `|`
+/// lines around it).
+fn without_quoted_source(message: &str) -> String {
+    message
+        .lines()
+        .filter(|line| {
+            let line = line.trim_start();
+            let quoted = line.starts_with('|')
+                || line.split_once('|').is_some_and(|(number, _)| {
+                    let number = number.trim();
+                    !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())
+                });
+            !quoted
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
 impl Config {
     /// Reads the defaults, then the file (when given), then the environment.
@@ -534,6 +554,22 @@ mod tests {
             assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
             assert_eq!(config.database_url, "sqlite://data/revshare.db");
             assert!(config.admin_token.is_none());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_place_but_never_quotes_the_line() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "revshare.toml",
+                "listen = \"127.0.0.1:9000\"\nadmin_token = \"hunter2-unterminated\n",
+            )?;
+            let message = Config::load(Some(Path::new("revshare.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains("line 2"), "{message}");
+            assert!(!message.contains("hunter2"), "{message}");
             Ok(())
         });
     }

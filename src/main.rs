@@ -206,7 +206,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit(args) => audit(args),
         Command::Config { config } => {
-            let config = Config::load(config.as_deref())?;
+            let mut config = Config::load(config.as_deref())?;
+            // The database URL is printed, for it tells where the data lives; its password not.
+            config.database_url = revshare_oracle::store::redact_url(&config.database_url);
             print!(
                 "{}",
                 toml::to_string(&config).context("cannot render the configuration")?

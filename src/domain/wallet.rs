@@ -3,8 +3,15 @@
 //!
 //! A [`WalletAddress`] is always the normal form of the payment-pointer syntax: an `https` URL with a
 //! lower-case ASCII host, no userinfo, port, query or fragment, and a path (`/.well-known/pay` when the
-//! pointer gave none). Two spellings of one wallet therefore compare equal, which is what lets a pool
-//! refuse to hold one wallet twice. This module does no I/O: it never checks that the wallet exists.
+//! pointer gave none). The path is normalised as RFC 3986 does it: escapes of unreserved characters
+//! are decoded, other escapes upper-cased, and `.`/`..` segments resolved. Two spellings of one
+//! wallet therefore compare equal, which is what lets a pool refuse to hold one wallet twice.
+//!
+//! A wallet's host must be a public DNS name: IP addresses in any of the spellings a URL parser
+//! reads as one (`127.0.0.1`, `2130706433`, `0x7f.1`), names without a dot (`localhost`) and
+//! names under the suffixes reserved for local networks are refused, since the service fetches
+//! what a wallet address names. This module does no I/O: it never checks that the wallet exists,
+//! nor what a public name resolves to (the fetcher checks that).
 
 use std::fmt;
 use std::str::FromStr;
@@ -56,10 +63,21 @@ pub enum PointerError {
     /// A host that is not a DNS name.
     #[error("`{0}` is not a valid host name (letters, digits and hyphens in dot-separated labels)")]
     InvalidHost(String),
-    /// A path character outside RFC 3986's `pchar`, or a broken percent escape.
+    /// A path character outside RFC 3986's `pchar`, a broken percent escape, or an escaped
+    /// control character (`%00`).
     #[error("the path contains `{0}`, which a URL path cannot hold unescaped")]
     InvalidPath(String),
+    /// An IP address as the host, in any spelling a URL parser reads as one.
+    #[error("`{0}` is an IP address; a wallet's host is a public DNS name")]
+    IpHost(String),
+    /// A name that only a local network resolves (`localhost`, no dot, `.local`, `.internal`…).
+    #[error("`{0}` is not a public host name; a wallet's host is a public DNS name")]
+    NonPublicHost(String),
 }
+
+/// Suffixes reserved for names that only a local network resolves (RFC 6761, RFC 6762, RFC 8375
+/// and ICANN's `.internal`), and `.lan`, which home routers use.
+const LOCAL_SUFFIXES: [&str; 5] = ["localhost", "local", "internal", "home.arpa", "lan"];
 
 impl PointerError {
     /// A stable, machine-readable name of the broken rule, for API clients.
@@ -76,6 +94,8 @@ impl PointerError {
             PointerError::EmptyHost => "host-required",
             PointerError::InvalidHost(_) => "valid-host",
             PointerError::InvalidPath(_) => "valid-path",
+            PointerError::IpHost(_) => "no-ip-host",
+            PointerError::NonPublicHost(_) => "public-host",
         }
     }
 }
@@ -136,12 +156,23 @@ impl WalletAddress {
             return Err(PointerError::EmptyHost);
         }
         let host = authority.to_ascii_lowercase();
+        if is_ip_address(&host) {
+            return Err(PointerError::IpHost(host));
+        }
         validate_host(&host)?;
+        if !host.contains('.')
+            || LOCAL_SUFFIXES
+                .iter()
+                .any(|suffix| host == *suffix || host.ends_with(&format!(".{suffix}")))
+        {
+            return Err(PointerError::NonPublicHost(host));
+        }
         validate_path(path)?;
+        let path = normalise_path(path)?;
         let path = if path.is_empty() || path == "/" {
             WELL_KNOWN_PATH
         } else {
-            path
+            &path
         };
         Ok(WalletAddress(format!("https://{host}{path}")))
     }
@@ -170,6 +201,69 @@ impl WalletAddress {
             path => format!("${}{}", self.host(), path),
         }
     }
+}
+
+/// Whether a URL parser reads `host` as an IPv4 address: the WHATWG URL standard does when its
+/// last label is a number, decimal or `0x` hexadecimal (so `2130706433` and `0x7f.1` are
+/// `127.0.0.1`).
+fn is_ip_address(host: &str) -> bool {
+    let last = host
+        .trim_end_matches('.')
+        .rsplit('.')
+        .next()
+        .unwrap_or_default();
+    let hex = last
+        .strip_prefix("0x")
+        .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_hexdigit()));
+    hex || (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The path in RFC 3986's normal form (section 6.2.2): escapes of unreserved characters decoded,
+/// the rest upper-cased, then dot segments removed (section 5.2.4). An escaped control character
+/// is refused: no wallet's path holds one.
+fn normalise_path(path: &str) -> Result<String, PointerError> {
+    let bytes = path.as_bytes();
+    let mut decoded = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let escape = &path[i + 1..i + 3];
+            let byte = u8::from_str_radix(escape, 16).expect("validate_path checked the escape");
+            if byte.is_ascii_control() {
+                return Err(PointerError::InvalidPath(format!("%{escape}")));
+            }
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                decoded.push(byte as char);
+            } else {
+                decoded.push('%');
+                decoded.push_str(&escape.to_ascii_uppercase());
+            }
+            i += 3;
+        } else {
+            decoded.push(bytes[i] as char);
+            i += 1;
+        }
+    }
+    let mut segments: Vec<&str> = Vec::new();
+    let mut parts = decoded.split('/').skip(1).peekable();
+    while let Some(segment) = parts.next() {
+        let last = parts.peek().is_none();
+        match segment {
+            "." | ".." => {
+                if segment == ".." {
+                    segments.pop();
+                }
+                if last {
+                    segments.push("");
+                }
+            }
+            other => segments.push(other),
+        }
+    }
+    if segments.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(format!("/{}", segments.join("/")))
 }
 
 fn validate_host(host: &str) -> Result<(), PointerError> {
@@ -294,6 +388,20 @@ mod tests {
         ("$example.com/a b", "valid-path"),
         ("$example.com/a%2", "valid-path"),
         ("$example.com/a\"b", "valid-path"),
+        ("$example.com/a%00b", "valid-path"),
+        ("$example.com/a%0a", "valid-path"),
+        ("$127.0.0.1/x", "no-ip-host"),
+        ("$2130706433/x", "no-ip-host"),
+        ("$0x7f.1/x", "no-ip-host"),
+        ("$169.254.169.254/latest", "no-ip-host"),
+        ("$10.0.0.1/admin", "no-ip-host"),
+        ("https://192.168.1.1./x", "no-ip-host"),
+        ("$localhost/x", "public-host"),
+        ("$wallet/x", "public-host"),
+        ("$wallet.localhost/x", "public-host"),
+        ("$printer.local/x", "public-host"),
+        ("$vault.corp.internal/x", "public-host"),
+        ("$router.home.arpa/x", "public-host"),
     ];
 
     #[test]
@@ -330,6 +438,37 @@ mod tests {
     }
 
     #[test]
+    fn one_wallet_spelled_with_dot_segments_or_escapes_is_one_wallet() {
+        let same = [
+            ("$w.example/x/../b", "$w.example/b"),
+            ("$w.example/./b", "$w.example/b"),
+            ("$w.example/a/%2E%2E/b", "$w.example/b"),
+            ("$w.example/%41nn", "$w.example/Ann"),
+            ("$w.example/a%7ex", "$w.example/a~x"),
+            ("$w.example/a%2fb", "$w.example/a%2Fb"),
+            ("$w.example/../../b", "$w.example/b"),
+            ("$w.example/a/..", "$w.example/"),
+            ("$w.example/a/b/.", "$w.example/a/b/"),
+        ];
+        for (spelling, normal) in same {
+            assert_eq!(
+                WalletAddress::parse(spelling).unwrap(),
+                WalletAddress::parse(normal).unwrap(),
+                "`{spelling}` is `{normal}`"
+            );
+        }
+        assert_eq!(
+            WalletAddress::parse("$w.example/a/..").unwrap().as_str(),
+            "https://w.example/.well-known/pay"
+        );
+        assert_ne!(
+            WalletAddress::parse("$w.example/a%2Fb").unwrap(),
+            WalletAddress::parse("$w.example/a/b").unwrap(),
+            "an escaped slash is no separator"
+        );
+    }
+
+    #[test]
     fn payment_pointer_spelling_drops_the_well_known_path() {
         let w = WalletAddress::parse("https://example.com/.well-known/pay").unwrap();
         assert_eq!(w.payment_pointer(), "$example.com");
@@ -338,8 +477,16 @@ mod tests {
     }
 
     fn host_strategy() -> impl Strategy<Value = String> {
-        proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", 1..4)
-            .prop_map(|labels| labels.join("."))
+        (
+            proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", 1..3),
+            "[a-z]{2,6}",
+        )
+            .prop_map(|(labels, tld)| format!("{}.{tld}", labels.join(".")))
+            .prop_filter("not a local suffix", |host| {
+                !LOCAL_SUFFIXES
+                    .iter()
+                    .any(|s| host.ends_with(&format!(".{s}")))
+            })
     }
 
     proptest! {

@@ -36,11 +36,14 @@ pub async fn require_admin(
         return Problem::new(ProblemKind::AdminDisabled, "no admin token is configured")
             .into_response();
     };
+    // RFC 9110: the scheme is case-insensitive (`bearer`, `BEARER`).
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim_start())
         .unwrap_or_default();
     // Hashing first makes the comparison constant-time in the length too.
     let matches: bool = Sha256::digest(presented.as_bytes())

@@ -210,20 +210,39 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
     }
 }
 
-/// The URL with its password replaced, so that it can appear in logs and errors (invariant 7).
+/// The URL with its secrets replaced by `***`: the password in the userinfo, and the value of any
+/// query parameter that carries one (`password`, `sslpassword`, `passwd`, `pwd`), which
+/// PostgreSQL's drivers accept as well.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let rest = match rest[..authority_end].rfind('@') {
         Some(at) => {
             let userinfo = &rest[..at];
             let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***{}", &rest[at..])
+            format!("{user}:***{}", &rest[at..])
         }
-        None => url.to_string(),
-    }
+        None => rest.to_string(),
+    };
+    let Some((before, query)) = rest.split_once('?') else {
+        return format!("{scheme}://{rest}");
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _))
+                if ["password", "sslpassword", "passwd", "pwd"]
+                    .iter()
+                    .any(|secret| key.eq_ignore_ascii_case(secret)) =>
+            {
+                format!("{key}=***")
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{scheme}://{before}?{}", query.join("&"))
 }
 
 /// Whether an error is a unique-key violation: another writer took the same version number.
@@ -246,6 +265,14 @@ mod tests {
             "postgres://oracle:***@db:5432/revshare"
         );
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+        assert_eq!(
+            redact_url("postgres://db/revshare?user=oracle&Password=s3cret&sslmode=require"),
+            "postgres://db/revshare?user=oracle&Password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://oracle:s3cret@db?sslpassword=k3y"),
+            "postgres://oracle:***@db?sslpassword=***"
+        );
     }
 
     #[test]

@@ -78,6 +78,22 @@ fn config_prints_the_effective_settings_without_secrets() {
         "{stdout}"
     );
     assert!(!stdout.contains("hunter2"), "{stdout}");
+
+    let (ok, stdout, _) = run(
+        &["config"],
+        &[(
+            "REVSHARE_DATABASE_URL",
+            "postgres://oracle:hunter2@db.example/revshare?sslmode=require&password=hunter2",
+        )],
+    );
+    assert!(ok);
+    assert!(
+        stdout.contains(
+            "database_url = \"postgres://oracle:***@db.example/revshare?sslmode=require&password=***\""
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hunter2"), "{stdout}");
 }
 
 #[test]

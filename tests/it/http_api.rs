@@ -39,6 +39,23 @@ async fn admin_routes_need_the_bearer_token(db: TestDb) {
         404,
         "nothing was created"
     );
+    for (n, scheme) in ["bearer", "BEARER"].into_iter().enumerate() {
+        let created = app
+            .send(
+                Request::post("/v1/admin/communities")
+                    .header("authorization", format!("{scheme} {ADMIN_TOKEN}"))
+                    .header("content-type", "application/json")
+                    .body(Body::from(
+                        json!({"slug": format!("forum-{n}"), "name": "F"}).to_string(),
+                    ))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(
+            created.status, 201,
+            "the scheme is case-insensitive: {scheme}"
+        );
+    }
 
     let disabled = common::app(common::sqlite_db().await, |c| c.admin_token = None).await;
     disabled
@@ -175,6 +192,38 @@ async fn an_invalid_pointer_is_refused_by_field_and_rule_and_nothing_changes(db:
     assert_eq!(duplicate["errors"][0]["field"], "entries[1].wallet");
     assert_eq!(duplicate["errors"][0]["rule"], "unique-wallet");
 
+    let inside = [
+        "$127.0.0.1/x",
+        "$2130706433/x",
+        "$0x7f.1/x",
+        "$localhost/x",
+        "$169.254.169.254/latest",
+        "$10.0.0.1/admin",
+    ];
+    for wallet in inside {
+        let refused = app
+            .admin(
+                "PUT",
+                "/v1/admin/communities/forum/pools/default",
+                json!({"entries": [{"wallet": wallet, "weight": 1}]}),
+            )
+            .await
+            .assert_problem(422, "invalid-field");
+        let rule = refused["errors"][0]["rule"].as_str().unwrap();
+        assert!(
+            ["no-ip-host", "public-host"].contains(&rule),
+            "{wallet}: {rule}"
+        );
+    }
+    let dotted = app
+        .admin("PUT", "/v1/admin/communities/forum/pools/default", json!({"entries": [{"wallet": "$w.example/x/../b", "weight": 1}, {"wallet": "$w.example/%62", "weight": 2}]}))
+        .await
+        .assert_problem(422, "invalid-field");
+    assert_eq!(
+        dotted["errors"][0]["rule"], "unique-wallet",
+        "one wallet spelled two ways"
+    );
+
     let current = app.get("/v1/communities/forum/pools/default").await.json();
     assert_eq!(current["version"], 1);
     assert_eq!(
@@ -239,6 +288,34 @@ async fn malformed_bodies_get_the_right_status_and_store_nothing(db: TestDb) {
     assert_eq!(
         app.get("/v1/communities/forum/pools/default").await.json()["version"],
         1
+    );
+
+    let splits_before = app.get("/v1/communities/forum/splits").await.body;
+    for path in [
+        "/v1/admin/communities/forum/splits",
+        "/v1/admin/communities/forum/pools/default",
+    ] {
+        let twice = app
+            .send(
+                Request::put(path)
+                    .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+                    .header("content-type", "application/json")
+                    .body(Body::from(
+                        r#"{"default_pool": "default", "note": "a", "note": "b", "entries": []}"#,
+                    ))
+                    .unwrap(),
+            )
+            .await
+            .assert_problem(422, "invalid-field");
+        assert!(
+            twice.to_string().contains("duplicate field `note`"),
+            "{path}: {twice}"
+        );
+    }
+    assert_eq!(
+        app.get("/v1/communities/forum/splits").await.body,
+        splits_before,
+        "nothing stored"
     );
 }
 
