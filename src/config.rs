@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address the HTTP service listens on.
     pub listen: SocketAddr,
+    /// How long clients may take, and how many may be connected at once.
+    pub http: HttpConfig,
     /// `sqlite://path` or `postgres://user:password@host/db`.
     pub database_url: String,
     /// Bearer token for the admin routes; the admin API is off without one.
@@ -43,6 +45,34 @@ pub struct Config {
     pub indexer: Option<IndexerConfig>,
     /// The policy scheduler.
     pub policy: PolicyConfig,
+}
+
+/// The bounds of the HTTP server: what a client that never finishes, or a crowd of idle ones,
+/// may hold, and how long a shutdown waits for connections.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Longest wait for a request's headers, from the connection's start or the end of the last
+    /// answer on it (an idle keep-alive connection closes after it too), in ms.
+    pub header_read_timeout_ms: u64,
+    /// Longest wait for the rest of a request's body, once its headers are in, in ms.
+    pub body_read_timeout_ms: u64,
+    /// Most connections held at once; keep it under the process's open-file limit. Past it, new
+    /// connections wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// Longest wait after Ctrl-C or SIGTERM for connections to finish; then they are closed.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+            max_connections: 768,
+            shutdown_grace_ms: 10_000,
+        }
+    }
 }
 
 /// The oracle: which keys sign reports, for which deployment of the RevShare contract. The
@@ -246,6 +276,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            http: HttpConfig::default(),
             database_url: "sqlite://data/revshare.db".into(),
             admin_token: None,
             log: LogConfig::default(),

@@ -50,9 +50,6 @@ pub enum StartError {
     /// The relayer could not be set up.
     #[error("cannot start the relayer: {0}")]
     Relayer(#[from] RelayError),
-    /// The server failed while running.
-    #[error("the HTTP server failed: {0}")]
-    Serve(std::io::Error),
     /// The chain indexer could not start or stopped with an error.
     #[error(transparent)]
     Indexer(#[from] IndexerError),
@@ -379,10 +376,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let stop = shutdown_signal();
     tracing::info!(address = %local, "listening");
     service.start_indexer();
-    axum::serve(listener, service.router())
-        .with_graceful_shutdown(stop)
-        .await
-        .map_err(StartError::Serve)?;
+    http::serve::serve(listener, service.router(), &service.config.http, stop).await;
     service.shut_down().await;
     tracing::info!("stopped");
     Ok(())

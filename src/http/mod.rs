@@ -16,6 +16,7 @@ pub mod problem;
 pub mod proposals;
 pub mod public;
 pub mod reports;
+pub mod serve;
 pub mod snippet;
 pub mod source_settings;
 pub mod views;

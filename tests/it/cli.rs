@@ -277,3 +277,96 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// One `GET /healthz` on a new connection; the answer, or why there was none.
+fn healthz(address: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| e.to_string())?;
+    Ok(answer)
+}
+
+#[test]
+fn idle_and_trickling_clients_neither_starve_the_service_nor_stop_its_shutdown() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    // A low open-file limit, as on a small host: the idle clients below outnumber it.
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("ulimit -n 64 && exec '{BIN}' serve")])
+        .current_dir(dir.path())
+        .env("REVSHARE_LISTEN", "127.0.0.1:0")
+        .env("REVSHARE_LOG__FORMAT", "json")
+        .env("REVSHARE_ORACLE__ENABLED", "false")
+        .env("REVSHARE_HTTP__HEADER_READ_TIMEOUT_MS", "300")
+        .env("REVSHARE_HTTP__MAX_CONNECTIONS", "24")
+        .env("REVSHARE_HTTP__SHUTDOWN_GRACE_MS", "500")
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("the service logs until it listens")
+            .unwrap();
+        let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if entry["message"] == "listening" {
+            break entry["address"].as_str().unwrap().to_string();
+        }
+    };
+    let logs = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+
+    let idle: Vec<std::net::TcpStream> = (0..80)
+        .filter_map(|_| std::net::TcpStream::connect(&address).ok())
+        .collect();
+    assert!(
+        idle.len() > 64,
+        "more idle clients than the service has files"
+    );
+    let answered = (0..100).find_map(|_| match healthz(&address) {
+        Ok(answer) if answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok") => Some(answer),
+        _ => {
+            std::thread::sleep(Duration::from_millis(100));
+            None
+        }
+    });
+    assert!(
+        answered.is_some(),
+        "idle clients are closed after the header timeout, and /healthz answers"
+    );
+
+    // A client stuck in the middle of a request body when SIGTERM arrives.
+    let mut trickling = std::net::TcpStream::connect(&address).unwrap();
+    trickling
+        .write_all(
+            b"POST /v1/admin/communities HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"slug\"",
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = wait_for_exit(&mut child);
+    assert!(
+        status.success(),
+        "the grace period ends the shutdown: {status:?}"
+    );
+    let logs = logs.join().unwrap();
+    assert!(logs.iter().any(|l| l.contains("\"stopped\"")), "{logs:?}");
+    drop((idle, trickling));
+}
