@@ -1,7 +1,14 @@
 //! Wallet-address documents (Open Payments): fetched from the chosen wallet with a bounded time
 //! and size, checked, and kept in memory for a while, so the Web Monetization endpoint can answer
 //! as the wallet itself would.
+//!
+//! A wallet address is a public name, but what it resolves to is the resolver's say: the fetch
+//! connects only to public addresses, after DNS resolution and on every redirect, so that a
+//! wallet cannot make the service reach into its own network (`127.0.0.1`, `169.254.169.254`,
+//! `10.0.0.0/8`…) and hand back what answers there. `fetch_origin_override`, for local runs and
+//! tests, turns the check off.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,12 +76,17 @@ pub struct WalletDocuments {
 impl WalletDocuments {
     /// A fetcher with the configured timeout, size limit and cache.
     pub fn new(config: &MonetizationConfig) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(config.fetch_timeout())
             .connect_timeout(config.fetch_timeout())
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .user_agent(concat!("revshare-oracle/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .user_agent(concat!("revshare-oracle/", env!("CARGO_PKG_VERSION")));
+        let client = match &config.fetch_origin_override {
+            Some(_) => builder.redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS)),
+            None => builder
+                .dns_resolver(Arc::new(PublicOnly(tokio_lookup)))
+                .redirect(public_redirects()),
+        }
+        .build()?;
         Ok(WalletDocuments {
             client,
             cache: Cache::builder()
@@ -155,6 +167,107 @@ impl WalletDocuments {
     }
 }
 
+/// Redirects a wallet may send the fetch through.
+const MAX_REDIRECTS: usize = 3;
+
+/// Whether a connection to `ip` stays off this host and its private networks: not loopback,
+/// private (RFC 1918, unique local), link-local (cloud metadata at `169.254.169.254`), shared
+/// (carrier NAT), unspecified, broadcast, multicast, documentation or reserved.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || a >= 240
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && v4.octets()[2] == 0))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+        }
+    }
+}
+
+/// How a host name becomes addresses; the system's resolver in the service, a table in tests.
+type Lookup =
+    fn(String) -> futures_util::future::BoxFuture<'static, std::io::Result<Vec<SocketAddr>>>;
+
+fn tokio_lookup(
+    host: String,
+) -> futures_util::future::BoxFuture<'static, std::io::Result<Vec<SocketAddr>>> {
+    Box::pin(async move {
+        Ok(tokio::net::lookup_host((host.as_str(), 443))
+            .await?
+            .collect())
+    })
+}
+
+/// A resolver that hands the HTTP client only the public addresses of a name, and fails when a
+/// name has none.
+struct PublicOnly(Lookup);
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let lookup = self.0;
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let public: Vec<SocketAddr> = lookup(host.clone())
+                .await?
+                .into_iter()
+                .filter(|addr| is_public(addr.ip()))
+                .collect();
+            if public.is_empty() {
+                return Err(format!("{host} resolves to no public address").into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// Why a redirect may not be followed: too many, or to an address literal that is not public
+/// (a name is checked when it is resolved).
+fn refused_redirect(url: &reqwest::Url, previous: usize) -> Option<String> {
+    if previous >= MAX_REDIRECTS {
+        return Some(format!("more than {MAX_REDIRECTS} redirects"));
+    }
+    let literal = url.host_str().and_then(|host| {
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .ok()
+    });
+    match literal {
+        Some(ip) if !is_public(ip) => Some("a redirect to a non-public address".into()),
+        _ => None,
+    }
+}
+
+fn public_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        match refused_redirect(attempt.url(), attempt.previous().len()) {
+            Some(reason) => attempt.error(reason),
+            None => attempt.follow(),
+        }
+    })
+}
+
 /// Checks the fields a Web Monetization agent reads from a wallet-address document.
 fn check_document(body: &[u8]) -> Result<(), String> {
     let value: serde_json::Value =
@@ -177,6 +290,75 @@ fn check_document(body: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for inside in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "192.0.2.1",
+            "240.0.0.1",
+            "192.0.0.8",
+            "::1",
+            "::",
+            "fc00::1",
+            "fe80::1",
+            "ff02::1",
+            "2001:db8::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(
+                !is_public(inside.parse().unwrap()),
+                "{inside} is not public"
+            );
+        }
+        for outside in [
+            "1.1.1.1",
+            "93.184.216.34",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public(outside.parse().unwrap()), "{outside} is public");
+        }
+    }
+
+    #[test]
+    fn redirects_to_inside_literals_or_past_the_limit_are_refused() {
+        let url = |u: &str| reqwest::Url::parse(u).unwrap();
+        assert_eq!(
+            refused_redirect(&url("https://wallet.example/ann"), 0),
+            None
+        );
+        assert_eq!(refused_redirect(&url("https://93.184.216.34/ann"), 1), None);
+        assert!(refused_redirect(&url("http://127.0.0.1:9000/admin"), 0).is_some());
+        assert!(refused_redirect(&url("http://[::1]/x"), 0).is_some());
+        assert!(refused_redirect(&url("http://169.254.169.254/latest"), 0).is_some());
+        assert!(refused_redirect(&url("https://wallet.example/ann"), MAX_REDIRECTS).is_some());
+    }
+
+    fn to_loopback(
+        _host: String,
+    ) -> futures_util::future::BoxFuture<'static, std::io::Result<Vec<SocketAddr>>> {
+        Box::pin(async { Ok(vec![SocketAddr::from(([127, 0, 0, 1], 443))]) })
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_inside_is_not_connected_to() {
+        let resolver = PublicOnly(to_loopback);
+        let name: reqwest::dns::Name = "wallet.example".parse().unwrap();
+        let refused = reqwest::dns::Resolve::resolve(&resolver, name).await;
+        let Err(why) = refused else {
+            panic!("a loopback answer is no address to connect to")
+        };
+        assert!(why.to_string().contains("no public address"), "{why}");
+    }
 
     #[test]
     fn a_wallet_document_needs_its_open_payments_fields() {
