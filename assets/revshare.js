@@ -64,6 +64,7 @@
   var topicPattern = compile(script.getAttribute("data-topic-pattern"));
   var explicit = null;
   var current = null;
+  var currentHref = null;
 
   function serviceBase(url) {
     try {
@@ -191,7 +192,8 @@
     if (kept) {
       return;
     }
-    var previous = current ? current.getAttribute("href") : null;
+    // What our link pointed at, as we set it: the page may have rewritten it since.
+    var previous = current ? currentHref : null;
     var fresh = document.createElement("link");
     fresh.setAttribute("rel", "monetization");
     fresh.setAttribute("href", href);
@@ -199,6 +201,7 @@
     fresh.addEventListener("monetization", onMonetization);
     document.head.appendChild(fresh);
     current = fresh;
+    currentHref = href;
     window.dispatchEvent(new CustomEvent("revshare:link", {
       detail: { href: href, previous: previous, context: ctx }
     }));
@@ -215,19 +218,40 @@
   });
   window.addEventListener("popstate", sync);
 
-  // Another script adding a monetization link must not stack a second one.
+  // Another script adding a monetization link anywhere in the document, making a link one, or
+  // rewriting our link's href must not leave a second link or a wrong one: each puts the one
+  // link back. The observer sees the whole document, body included; a sync that changes nothing
+  // changes no node, so it does not wake the observer again.
   if (window.MutationObserver) {
     new MutationObserver(function (records) {
       for (var i = 0; i < records.length; i++) {
-        var added = records[i].addedNodes;
-        for (var j = 0; j < added.length; j++) {
-          if (added[j] !== current && added[j].nodeName === "LINK" && isMonetization(added[j])) {
+        var record = records[i];
+        if (record.type === "attributes") {
+          if (record.target === current || isMonetization(record.target)) {
             sync();
             return;
           }
+          continue;
+        }
+        var added = record.addedNodes;
+        for (var j = 0; j < added.length; j++) {
+          var node = added[j];
+          var links = node.nodeName === "LINK" ? [node]
+            : (node.querySelectorAll ? node.querySelectorAll("link[rel]") : []);
+          for (var k = 0; k < links.length; k++) {
+            if (links[k] !== current && isMonetization(links[k])) {
+              sync();
+              return;
+            }
+          }
         }
       }
-    }).observe(document.head, { childList: true });
+    }).observe(document.documentElement, {
+      childList: true,
+      subtree: true,
+      attributes: true,
+      attributeFilter: ["href", "rel"]
+    });
   }
 
   window.revshare = {

@@ -112,6 +112,21 @@ test("client-side navigation replaces the link and never stacks a second one", a
   await page.waitForFunction(() => document.querySelectorAll('link[rel~="monetization" i]').length === 1);
   assert.deepEqual(await links(), [{ href: wm("/topics/77"), inHead: true }]);
 
+  // A link the page appends to the body goes too, though the head holds none but ours.
+  await page.evaluate(() => {
+    const stray = document.createElement("link");
+    stray.rel = "monetization";
+    stray.href = "http://127.0.0.1:9/body-stray";
+    document.body.appendChild(stray);
+  });
+  await page.waitForFunction(() => document.querySelectorAll('link[rel~="monetization" i]').length === 1);
+  assert.deepEqual(await links(), [{ href: wm("/topics/77"), inHead: true }]);
+
+  // A page that rewrites the snippet's own link gets it back as it was.
+  await page.evaluate(() => document.querySelector('link[rel="monetization"]').setAttribute("href", "http://127.0.0.1:9/hijacked"));
+  await page.waitForFunction((href) => document.querySelector('link[rel="monetization"]')?.getAttribute("href") === href, wm("/topics/77"));
+  assert.deepEqual(await links(), [{ href: wm("/topics/77"), inHead: true }]);
+
   // The page can also set the context itself.
   await page.evaluate(() => window.revshare.setContext({ pool: "default" }));
   assert.deepEqual(await links(), [{ href: wm("/pools/default"), inHead: true }]);
@@ -122,6 +137,7 @@ test("client-side navigation replaces the link and never stacks a second one", a
     [wm("/topics/42"), wm("/topics/77")],
     [wm("/topics/77"), wm("")],
     [wm(""), wm("/topics/77")],
+    [wm("/topics/77"), wm("/topics/77")],
     [wm("/topics/77"), wm("/pools/default")],
   ]);
 });
