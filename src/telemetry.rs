@@ -11,10 +11,17 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};
 
-/// Installs the global log subscriber; `RUST_LOG` overrides the configured filter.
+/// Spans that record a chain node's URL, which may carry credentials in its userinfo or an API
+/// key in its path: alloy's HTTP transport opens one per request at debug level. They stay off
+/// whatever `RUST_LOG` asks, so no event inside them repeats the URL.
+const URL_SPANS: &str = "alloy_transport_http=info";
+
+/// Installs the global log subscriber; `RUST_LOG` overrides the configured filter, except that
+/// spans carrying a node's URL stay off.
 pub fn init_logs(config: &LogConfig) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.filter));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(&config.filter))
+        .add_directive(URL_SPANS.parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -111,6 +111,17 @@ fn an_unreachable_database_fails_without_showing_its_password() {
         "{stderr}"
     );
     assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    let (ok, _, stderr) = run(
+        &["serve"],
+        &[(
+            "REVSHARE_DATABASE_URL",
+            "postgres://127.0.0.1:1/revshare?user=oracle&password=hunter2",
+        )],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("password=***"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
 }
 
 fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
@@ -189,19 +200,35 @@ fn serve_runs_on_defaults_logs_json_and_stops_on_sigterm() {
 
 #[test]
 fn a_node_that_cannot_be_reached_is_logged_without_its_url() {
+    relayer_failure_is_logged_without_the_node_url(None);
+}
+
+#[test]
+fn at_trace_level_no_log_line_names_the_nodes_url_or_its_credentials() {
+    relayer_failure_is_logged_without_the_node_url(Some("trace"));
+}
+
+/// Runs the service with a node that refuses, at `rust_log` (the configured level when `None`),
+/// until the relayer logs its failure; no line may hold the URL's secret parts.
+fn relayer_failure_is_logged_without_the_node_url(rust_log: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .arg("serve")
         .current_dir(dir.path())
         .env("REVSHARE_LISTEN", "127.0.0.1:0")
         .env("REVSHARE_LOG__FORMAT", "json")
         .env("REVSHARE_ADMIN_TOKEN", "admin-token-for-the-relayer-test")
-        // Port 1 refuses, and the path stands for a hosted node's API key.
+        // Port 1 refuses; the userinfo and the path stand for a hosted node's credentials.
         .env(
             "REVSHARE_CHAIN__RPC_URL",
-            "http://127.0.0.1:1/v3/hunter2-rpc-key",
+            "http://relay:hunter2-password@127.0.0.1:1/v3/hunter2-rpc-key",
         )
-        .env_remove("RUST_LOG")
+        .env_remove("RUST_LOG");
+    if let Some(level) = rust_log {
+        command.env("RUST_LOG", level);
+    }
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -262,9 +289,10 @@ fn a_node_that_cannot_be_reached_is_logged_without_its_url() {
     );
     child.0.kill().unwrap();
     child.0.wait().unwrap();
+    let leaks: Vec<&String> = seen.iter().filter(|l| l.contains("hunter2")).collect();
     assert!(
-        !seen.iter().any(|l| l.contains("hunter2")),
-        "the node's URL is never logged: {seen:?}"
+        leaks.is_empty(),
+        "the node's URL is never logged: {leaks:?}"
     );
 }
 
