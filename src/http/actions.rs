@@ -18,8 +18,10 @@ const MAX_ACTIONS_PAGE: u32 = 1_000;
 
 /// How many actions to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ActionsQuery {
     /// The newest this many, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 

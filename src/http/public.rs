@@ -71,12 +71,16 @@ pub async fn pool(
 
 /// Paging of a pool's history.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Start after this version (exclusive).
+    #[param(minimum = 0)]
     after: Option<u64>,
     /// Versions per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `asc` (oldest first, default) or `desc`.
+    #[param(pattern = "^(asc|desc)$")]
     order: Option<String>,
 }
 
@@ -173,6 +177,7 @@ pub async fn topic(
 
 /// Optional seed for a reproducible pick.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PickQuery {
     /// The same seed gives the same pick on the same configuration (ChaCha8).
     seed: Option<u64>,

@@ -126,6 +126,7 @@ pub struct SignedReportView {
 #[into_params(parameter_in = Query)]
 pub struct ReportsQuery {
     /// Most reports to return, newest first (1 to 100; default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 

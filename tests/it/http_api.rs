@@ -659,6 +659,33 @@ async fn operations_routes_answer(db: TestDb) {
         assert!(paths.contains_key(path), "{path} is documented");
     }
     assert!(openapi["components"]["securitySchemes"]["admin_token"].is_object());
+    let parameter = |path: &str, method: &str, name: &str| {
+        openapi["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path} documents `{name}`"))
+            .clone()
+    };
+    for (path, name, bounds) in [
+        ("/v1/communities/{community}/pick", "seed", None),
+        ("/v1/communities/{community}/pools/{pool}/pick", "seed", None),
+        ("/v1/communities/{community}/topics/{topic}/pick", "seed", None),
+        ("/v1/communities/{community}/pools/{pool}/history", "after", None),
+        ("/v1/communities/{community}/pools/{pool}/history", "limit", Some((1, 100))),
+        ("/v1/communities/{community}/pools/{pool}/history", "order", None),
+        ("/v1/communities/{community}/reports", "limit", Some((1, 100))),
+        ("/v1/admin/communities/{community}/actions", "limit", Some((1, 1000))),
+    ] {
+        let documented = parameter(path, "get", name);
+        assert_eq!(documented["in"], "query", "{path} {name}: {documented}");
+        assert_ne!(documented["required"], true, "{path} {name} is optional");
+        if let Some((minimum, maximum)) = bounds {
+            assert_eq!(documented["schema"]["minimum"], minimum, "{path} {name}");
+            assert_eq!(documented["schema"]["maximum"], maximum, "{path} {name}");
+        }
+    }
 }
 
 on_both_databases!(
