@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::PathNames;
+use super::extract::{PathNames, query_problem};
 use super::problem::{FieldError, Problem};
 use super::{AppState, live};
 use crate::domain::Timestamp;
@@ -97,9 +97,7 @@ pub async fn list_actions(
     names: PathNames,
     query: Result<Query<ActionsQuery>, QueryRejection>,
 ) -> Result<Json<ActionsView>, Problem> {
-    let Query(query) = query.map_err(|e| {
-        Problem::invalid_parameter(FieldError::new("query", "schema", e.body_text()))
-    })?;
+    let Query(query) = query.map_err(query_problem)?;
     let live = live(&state, names.community())?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_ACTIONS_PAGE).contains(&limit) {

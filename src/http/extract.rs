@@ -1,7 +1,7 @@
 //! Request extractors whose every rejection is a problem detail, not axum's plain-text default.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -216,6 +216,11 @@ impl<S: Send + Sync> FromRequestParts<S> for PathNames {
             member: parse("member", raw.member, MemberId::parse)?,
         })
     }
+}
+
+/// The problem a query string that does not parse stands for: a 400 naming the query.
+pub fn query_problem(e: QueryRejection) -> Problem {
+    Problem::invalid_parameter(FieldError::new("query", "schema", e.body_text()))
 }
 
 #[cfg(test)]

@@ -66,6 +66,17 @@ pub(super) fn kept_headers(headers: &HeaderMap, names: &[&str]) -> serde_json::V
 }
 
 /// Receives a Discourse webhook for a community.
+#[utoipa::path(post, path = "/hooks/discourse/{community}", tag = "webhooks",
+    params(("community" = String, Path, description = "The community's slug"),
+        ("X-Discourse-Instance" = String, Header, description = "The site's base URL"),
+        ("X-Discourse-Event-Signature" = String, Header, description = "`sha256=` and the HMAC-SHA256 of the body"),
+        ("X-Discourse-Event-Id" = String, Header), ("X-Discourse-Event" = String, Header)),
+    request_body(content = Object, description = "Discourse's webhook payload, checked against its signature"),
+    responses((status = 202, description = "Stored; applied by the ingest worker"),
+        (status = 200, description = "A redelivery of a stored event: nothing changes"),
+        (status = 400, description = "Not JSON, or not UTF-8"), (status = 401, description = "A missing or wrong signature, or another site"),
+        (status = 404, description = "No such community, or no Discourse settings"),
+        (status = 413, description = "Larger than ingest.max_body_bytes")))]
 pub async fn discourse(
     State(state): State<AppState>,
     names: PathNames,

@@ -27,6 +27,13 @@ use crate::store::NewDelivery;
 const HINT_EVENT: &str = "hint";
 
 /// Receives a Loomio webhook for a community, as a hint to re-read its votes.
+#[utoipa::path(post, path = "/hooks/loomio/{community}", tag = "webhooks",
+    params(("community" = String, Path, description = "The community's slug")),
+    request_body(content = Object, description = "Any JSON Loomio's chat integration sends; never read as data"),
+    responses((status = 200, description = "Stored (or a duplicate): the community's open Loomio votes are re-read"),
+        (status = 400, description = "Not JSON, or not UTF-8"),
+        (status = 404, description = "No such community, or no Loomio settings"),
+        (status = 413, description = "Larger than ingest.max_body_bytes")))]
 pub async fn loomio(
     State(state): State<AppState>,
     names: PathNames,

@@ -9,6 +9,7 @@ pub mod hooks;
 pub mod loomio_hook;
 pub mod loomio_settings;
 pub mod monetization;
+pub mod openapi;
 pub mod ops;
 pub mod page;
 pub mod policies;
@@ -103,6 +104,7 @@ pub fn live(state: &AppState, slug: &CommunitySlug) -> Result<Arc<LiveCommunity>
 
 #[derive(OpenApi)]
 #[openapi(
+    paths(hooks::discourse, loomio_hook::loomio),
     info(title = "revshare-oracle", description = "Revenue-share pools with full history, and weighted payment-pointer picks for Web Monetization."),
     modifiers(&AdminSecurity),
     tags(
@@ -110,6 +112,7 @@ pub fn live(state: &AppState, slug: &CommunitySlug) -> Result<Arc<LiveCommunity>
         (name = "web-monetization", description = "URLs for <link rel=\"monetization\">"),
         (name = "admin", description = "Bearer-token protected writes"),
         (name = "voting", description = "The standard voting API over every voting backend; admin token"),
+        (name = "webhooks", description = "Deliveries from the platforms, checked and stored before they are answered"),
     )
 )]
 struct ApiDoc;
@@ -179,10 +182,11 @@ pub fn router(state: AppState) -> Router {
             admin::require_admin,
         ))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(public)
         .merge(admin)
         .split_for_parts();
+    openapi::complete(&mut openapi);
     let openapi = Arc::new(openapi);
     api.route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::extract::PathNames;
+use super::extract::{PathNames, query_problem};
 use super::problem::{FieldError, Problem, ProblemKind};
 use super::views::{
     CommunityView, HistoryView, PickView, PoolView, SplitView, SplitsView, TopicView,
@@ -245,8 +245,4 @@ fn pick(
         PickView::new(&pick, query.seed)
     };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(view)))
-}
-
-fn query_problem(e: QueryRejection) -> Problem {
-    Problem::invalid_parameter(FieldError::new("query", "schema", e.body_text()))
 }

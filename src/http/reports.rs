@@ -4,13 +4,14 @@
 
 use alloy_primitives::{Address, B256};
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{JsonBody, PathNames};
+use super::extract::{JsonBody, PathNames, query_problem};
 use super::problem::{FieldError, Problem, ProblemKind};
 use super::{AppState, live};
 use crate::app::LatestReconciliation;
@@ -137,8 +138,9 @@ pub struct ReportsQuery {
 pub async fn community_reports(
     State(state): State<AppState>,
     names: PathNames,
-    Query(query): Query<ReportsQuery>,
+    query: Result<Query<ReportsQuery>, QueryRejection>,
 ) -> Result<Json<Vec<ReportView>>, Problem> {
+    let Query(query) = query.map_err(query_problem)?;
     let live = live(&state, names.community())?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=MAX_REPORTS_PAGE).contains(&limit) {

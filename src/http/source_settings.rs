@@ -205,7 +205,7 @@ fn check(input: &DiscourseSourceInput) -> Vec<FieldError> {
 }
 
 /// Resolves the wallet field's name to its id through the site's API; a 422 when Discourse
-/// refuses the key or has no such field, a 502 when it cannot be reached.
+/// refuses the key or has no such field, a 503 when it cannot be reached.
 async fn resolve_wallet_field(
     client: &DiscourseClient,
     name: &str,
@@ -261,7 +261,7 @@ async fn resolve_wallet_field(
     params(("community" = String, Path)), request_body = DiscourseSourceInput,
     security(("admin_token" = [])),
     responses((status = 200, body = DiscourseSourceView), (status = 404), (status = 422),
-              (status = 502, description = "Discourse could not be reached to resolve the wallet field")))]
+              (status = 503, description = "Discourse could not be reached to resolve the wallet field")))]
 pub async fn put_discourse_source(
     State(state): State<AppState>,
     names: PathNames,

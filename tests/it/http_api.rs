@@ -670,13 +670,41 @@ async fn operations_routes_answer(db: TestDb) {
     };
     for (path, name, bounds) in [
         ("/v1/communities/{community}/pick", "seed", None),
-        ("/v1/communities/{community}/pools/{pool}/pick", "seed", None),
-        ("/v1/communities/{community}/topics/{topic}/pick", "seed", None),
-        ("/v1/communities/{community}/pools/{pool}/history", "after", None),
-        ("/v1/communities/{community}/pools/{pool}/history", "limit", Some((1, 100))),
-        ("/v1/communities/{community}/pools/{pool}/history", "order", None),
-        ("/v1/communities/{community}/reports", "limit", Some((1, 100))),
-        ("/v1/admin/communities/{community}/actions", "limit", Some((1, 1000))),
+        (
+            "/v1/communities/{community}/pools/{pool}/pick",
+            "seed",
+            None,
+        ),
+        (
+            "/v1/communities/{community}/topics/{topic}/pick",
+            "seed",
+            None,
+        ),
+        (
+            "/v1/communities/{community}/pools/{pool}/history",
+            "after",
+            None,
+        ),
+        (
+            "/v1/communities/{community}/pools/{pool}/history",
+            "limit",
+            Some((1, 100)),
+        ),
+        (
+            "/v1/communities/{community}/pools/{pool}/history",
+            "order",
+            None,
+        ),
+        (
+            "/v1/communities/{community}/reports",
+            "limit",
+            Some((1, 100)),
+        ),
+        (
+            "/v1/admin/communities/{community}/actions",
+            "limit",
+            Some((1, 1000)),
+        ),
     ] {
         let documented = parameter(path, "get", name);
         assert_eq!(documented["in"], "query", "{path} {name}: {documented}");
@@ -686,6 +714,19 @@ async fn operations_routes_answer(db: TestDb) {
             assert_eq!(documented["schema"]["maximum"], maximum, "{path} {name}");
         }
     }
+    let community = parameter("/v1/communities/{community}", "get", "community");
+    assert_eq!(community["schema"]["pattern"], "^[a-z0-9][a-z0-9_-]{0,62}$");
+    let put_pool = &openapi["paths"]["/v1/admin/communities/{community}/pools/{pool}"]["put"];
+    for status in ["400", "401", "403", "413", "415", "422"] {
+        assert!(
+            put_pool["responses"][status].is_object(),
+            "an admin write documents {status}"
+        );
+    }
+    assert!(
+        openapi["paths"]["/hooks/discourse/{community}"]["post"]["responses"]["401"].is_object(),
+        "the webhook routes are documented"
+    );
 }
 
 on_both_databases!(
