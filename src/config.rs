@@ -477,14 +477,20 @@ impl DiscourseApiConfig {
             .backoff_base_ms
             .saturating_mul(1u64 << retry.saturating_sub(1).min(20));
         let capped = doubled.min(self.backoff_max_ms);
-        let half = capped / 2;
-        let jitter = if half == 0 {
-            0
-        } else {
-            rand::random_range(0..=half)
-        };
-        Duration::from_millis(half + jitter)
+        upper_half_jitter(capped)
     }
+}
+
+/// A wait of `capped` ms whose upper half is random, so that many callers backing off together
+/// do not all try again at once.
+fn upper_half_jitter(capped: u64) -> Duration {
+    let half = capped / 2;
+    let jitter = if half == 0 {
+        0
+    } else {
+        rand::random_range(0..=half)
+    };
+    Duration::from_millis(half + jitter)
 }
 
 /// Settings of the actions worker.
@@ -526,13 +532,7 @@ impl ActionsConfig {
             .retry_base_ms
             .saturating_mul(1u64 << shift)
             .min(self.retry_max_ms);
-        let half = capped / 2;
-        let jitter = if half == 0 {
-            0
-        } else {
-            rand::random_range(0..=half)
-        };
-        Duration::from_millis(half + jitter)
+        upper_half_jitter(capped)
     }
 }
 

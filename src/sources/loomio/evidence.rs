@@ -52,12 +52,9 @@ pub fn documented_vote(
             let own = poll
                 .group_id
                 .map(|group| format!("{MEMBERS_SOURCE}{group}&"));
-            if own.is_none_or(|own| !page.source.starts_with(&own)) {
-                return Err(DocumentsError::OtherPoll {
-                    expected: format!("the group of Loomio poll {}", poll.id),
-                    found: page.source.clone(),
-                });
-            }
+            check_own(&page.source, own, || {
+                format!("the group of Loomio poll {}", poll.id)
+            })?;
             let read = parse_members_page(&page.body)
                 .map_err(|e| DocumentsError::Unreadable(format!("{}: {e}", page.source)))?;
             members.extend(read.users);
@@ -74,12 +71,9 @@ pub fn documented_vote(
             let own = poll
                 .topic_id
                 .map(|topic| format!("{THREAD_SOURCE}{topic}/items"));
-            if own.is_none_or(|own| !document.source.starts_with(&own)) {
-                return Err(DocumentsError::OtherPoll {
-                    expected: format!("the thread of Loomio poll {}", poll.id),
-                    found: document.source.clone(),
-                });
-            }
+            check_own(&document.source, own, || {
+                format!("the thread of Loomio poll {}", poll.id)
+            })?;
             parse_thread_stances(&document.body)
                 .map_err(|e| DocumentsError::Unreadable(format!("{}: {e}", document.source)))?
         }
@@ -91,6 +85,22 @@ pub fn documented_vote(
         ballots,
         closed: Some(matches!(state, VoteState::Closed { .. })),
     })
+}
+
+/// That a document was read from the poll's own `own` prefix (its group, its thread), not
+/// another poll's.
+fn check_own(
+    source: &str,
+    own: Option<String>,
+    expected: impl FnOnce() -> String,
+) -> Result<(), DocumentsError> {
+    if own.is_none_or(|own| !source.starts_with(&own)) {
+        return Err(DocumentsError::OtherPoll {
+            expected: expected(),
+            found: source.to_string(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
