@@ -79,49 +79,38 @@ fn config_prints_the_effective_settings_without_secrets() {
     );
     assert!(!stdout.contains("hunter2"), "{stdout}");
 
-    let (ok, stdout, _) = run(
+    shows_redacted(
         &["config"],
-        &[(
-            "REVSHARE_DATABASE_URL",
-            "postgres://oracle:hunter2@db.example/revshare?sslmode=require&password=hunter2",
-        )],
+        "postgres://oracle:hunter2@db.example/revshare?sslmode=require&password=hunter2",
+        true,
+        "database_url = \"postgres://oracle:***@db.example/revshare?sslmode=require&password=***\"",
     );
-    assert!(ok);
-    assert!(
-        stdout.contains(
-            "database_url = \"postgres://oracle:***@db.example/revshare?sslmode=require&password=***\""
-        ),
-        "{stdout}"
-    );
-    assert!(!stdout.contains("hunter2"), "{stdout}");
+}
+
+/// Runs `args` with `database_url` (whose secret is `hunter2`) and checks the outcome, that the
+/// output shows `redacted`, and that it never shows the secret.
+fn shows_redacted(args: &[&str], database_url: &str, succeeds: bool, redacted: &str) {
+    let (ok, stdout, stderr) = run(args, &[("REVSHARE_DATABASE_URL", database_url)]);
+    assert_eq!(ok, succeeds, "{stdout}{stderr}");
+    let shown = if succeeds { stdout } else { stderr };
+    assert!(shown.contains(redacted), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
 }
 
 #[test]
 fn an_unreachable_database_fails_without_showing_its_password() {
-    let (ok, _, stderr) = run(
+    shows_redacted(
         &["serve"],
-        &[(
-            "REVSHARE_DATABASE_URL",
-            "postgres://oracle:hunter2@127.0.0.1:1/revshare",
-        )],
+        "postgres://oracle:hunter2@127.0.0.1:1/revshare",
+        false,
+        "cannot open database postgres://oracle:***@127.0.0.1:1/revshare",
     );
-    assert!(!ok);
-    assert!(
-        stderr.contains("cannot open database postgres://oracle:***@127.0.0.1:1/revshare"),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("hunter2"), "{stderr}");
-
-    let (ok, _, stderr) = run(
+    shows_redacted(
         &["serve"],
-        &[(
-            "REVSHARE_DATABASE_URL",
-            "postgres://127.0.0.1:1/revshare?user=oracle&password=hunter2",
-        )],
+        "postgres://127.0.0.1:1/revshare?user=oracle&password=hunter2",
+        false,
+        "password=***",
     );
-    assert!(!ok);
-    assert!(stderr.contains("password=***"), "{stderr}");
-    assert!(!stderr.contains("hunter2"), "{stderr}");
 }
 
 fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {

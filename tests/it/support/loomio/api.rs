@@ -142,6 +142,23 @@ fn member_of(site: &Site, user: u64, group: Option<u64>) -> bool {
     })
 }
 
+/// A `group_id` index's guard, as b2's controllers apply it: the key's user (403 without one),
+/// the group (404 when unknown), and the user's membership of it (403 otherwise).
+fn members_group<'a>(
+    site: &'a Site,
+    headers: &HeaderMap,
+    group_id: Option<u64>,
+) -> Result<(u64, &'a super::Group), Box<Response>> {
+    let user = caller(site, headers).ok_or_else(|| Box::new(forbidden()))?;
+    let group = group_id
+        .and_then(|g| site.groups.iter().find(|grp| grp.id == g))
+        .ok_or_else(|| Box::new(error(StatusCode::NOT_FOUND, json!({"error": 404}))))?;
+    if !group.members.contains(&user) {
+        return Err(Box::new(forbidden()));
+    }
+    Ok((user, group))
+}
+
 fn find_poll<'a>(site: &'a Site, id: &str) -> Option<&'a Poll> {
     site.polls
         .iter()
@@ -183,18 +200,10 @@ async fn list_polls(
     headers: HeaderMap,
 ) -> Response {
     let site = site.lock().unwrap();
-    let Some(user) = caller(&site, &headers) else {
-        return forbidden();
+    let (user, group) = match members_group(&site, &headers, q.group_id) {
+        Ok((user, group)) => (user, group.id),
+        Err(refused) => return *refused,
     };
-    let Some(group) = q
-        .group_id
-        .filter(|g| site.groups.iter().any(|grp| grp.id == *g))
-    else {
-        return error(StatusCode::NOT_FOUND, json!({"error": 404}));
-    };
-    if !member_of(&site, user, Some(group)) {
-        return forbidden();
-    }
     let mut polls: Vec<&Poll> = site
         .polls
         .iter()
@@ -602,18 +611,10 @@ async fn list_memberships(
     headers: HeaderMap,
 ) -> Response {
     let site = site.lock().unwrap();
-    let Some(user) = caller(&site, &headers) else {
-        return forbidden();
+    let group = match members_group(&site, &headers, q.group_id) {
+        Ok((_, group)) => group,
+        Err(refused) => return *refused,
     };
-    let Some(group) = q
-        .group_id
-        .and_then(|g| site.groups.iter().find(|grp| grp.id == g))
-    else {
-        return error(StatusCode::NOT_FOUND, json!({"error": 404}));
-    };
-    if !group.members.contains(&user) {
-        return forbidden();
-    }
     let page: Vec<u64> = group
         .members
         .iter()
