@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod admin;
+mod bare_errors;
 pub mod extract;
 pub mod hooks;
 pub mod loomio_hook;

@@ -73,6 +73,14 @@ fn complete_operation(operation: &mut Operation) {
             "A field of the body broke a rule; `errors` names each",
         );
     }
+    add(
+        "414",
+        "The request target is longer than the server reads (64 KiB)",
+    );
+    add(
+        "431",
+        "The request's headers are larger than the server reads",
+    );
     if guarded {
         add("401", "A valid admin bearer token is required");
         add("403", "No admin token is configured: the admin API is off");

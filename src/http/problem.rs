@@ -63,11 +63,17 @@ pub enum ProblemKind {
     /// The community's platform (Discourse, Loomio) could not be reached, kept failing, or asked
     /// to be called later.
     PlatformUnavailable,
+    /// The request is not HTTP/1.1 the server can read (a bad request line or header).
+    MalformedRequest,
+    /// The request target is longer than the server reads.
+    UriTooLong,
+    /// The request's headers are larger than the server reads.
+    HeadersTooLarge,
 }
 
 impl ProblemKind {
     /// All kinds, for the explanation pages.
-    pub const ALL: [ProblemKind; 22] = [
+    pub const ALL: [ProblemKind; 25] = [
         ProblemKind::NotFound,
         ProblemKind::MethodNotAllowed,
         ProblemKind::UnknownCommunity,
@@ -90,6 +96,9 @@ impl ProblemKind {
         ProblemKind::UnknownVote,
         ProblemKind::PlatformRefused,
         ProblemKind::PlatformUnavailable,
+        ProblemKind::MalformedRequest,
+        ProblemKind::UriTooLong,
+        ProblemKind::HeadersTooLarge,
     ];
 
     /// The kind's slug in its `type` URI.
@@ -233,6 +242,24 @@ impl ProblemKind {
                 "Platform unavailable",
                 "The community's platform (Discourse, Loomio) could not be reached, failed, or asked to be called later (`Retry-After` says when, if it did). Nothing was stored, except a vote's start or close, which the service retries; `vote` names it.",
             ),
+            MalformedRequest => (
+                "malformed-request",
+                StatusCode::BAD_REQUEST,
+                "Malformed request",
+                "The request line or a header is not valid HTTP/1.1, so no route could read it.",
+            ),
+            UriTooLong => (
+                "uri-too-long",
+                StatusCode::URI_TOO_LONG,
+                "URI too long",
+                "The request target is longer than the server reads (64 KiB); no route takes a URI that long.",
+            ),
+            HeadersTooLarge => (
+                "headers-too-large",
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "Request headers too large",
+                "The request's headers together are larger than the server reads.",
+            ),
         }
     }
 
@@ -346,10 +373,9 @@ impl Problem {
     pub fn kind(&self) -> ProblemKind {
         self.kind
     }
-}
 
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
+    /// The `application/problem+json` body, for answers written below the router.
+    pub fn body(&self) -> Vec<u8> {
         let (slug, status, title, _) = self.kind.describe();
         let body = ProblemBody {
             type_uri: format!("/problems/{slug}"),
@@ -359,7 +385,14 @@ impl IntoResponse for Problem {
             errors: &self.errors,
             extensions: &self.extensions,
         };
-        let json = serde_json::to_vec(&body).expect("a problem always serialises");
+        serde_json::to_vec(&body).expect("a problem always serialises")
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.kind.describe().1;
+        let json = self.body();
         let mut response = (status, json).into_response();
         let headers = response.headers_mut();
         headers.insert(

@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutBody};
 
+use super::bare_errors::ProblemAnswers;
 use crate::config::HttpConfig;
 
 /// How long the accept loop pauses after a failed accept (out of file descriptors, say), so
@@ -68,7 +69,7 @@ pub async fn serve(
             },
         };
         let connection = builder.serve_connection(
-            TokioIo::new(stream),
+            TokioIo::new(ProblemAnswers::new(stream)),
             TowerToHyperService::new(router.clone()),
         );
         let connection = graceful.watch(connection);

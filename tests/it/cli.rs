@@ -387,3 +387,97 @@ fn idle_and_trickling_clients_neither_starve_the_service_nor_stop_its_shutdown()
     assert!(logs.iter().any(|l| l.contains("\"stopped\"")), "{logs:?}");
     drop((idle, trickling));
 }
+
+/// Writes `request` on a new connection and reads the whole answer (the service closes it).
+fn raw_exchange(address: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // The service may answer and close before it has read everything; what matters is the answer.
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The last answer of a raw exchange, as (status line, content type, problem body).
+fn last_answer(raw: &str) -> (String, String, serde_json::Value) {
+    let start = raw.rfind("HTTP/1.1 ").expect("an answer");
+    let (head, body) = raw[start..].split_once("\r\n\r\n").expect("a head");
+    let content_type = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-type: "))
+        .unwrap_or_default()
+        .to_string();
+    let status = head.lines().next().unwrap().to_string();
+    let body = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
+    (status, content_type, body)
+}
+
+#[test]
+fn requests_the_server_cannot_parse_get_problem_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("REVSHARE_LISTEN", "127.0.0.1:0")
+        .env("REVSHARE_LOG__FORMAT", "json")
+        .env("REVSHARE_ORACLE__ENABLED", "false")
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let child = KillOnDrop(child);
+    let address = loop {
+        let line = lines.next().expect("the service logs").unwrap();
+        let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if entry["message"] == "listening" {
+            break entry["address"].as_str().unwrap().to_string();
+        }
+    };
+    let long_uri = format!(
+        "GET /v1/communities/{} HTTP/1.1\r\nHost: test\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    let big_headers = format!(
+        "GET /healthz HTTP/1.1\r\nHost: test\r\n{}\r\n",
+        (0..40)
+            .map(|i| format!("x-filler-{i}: {}\r\n", "b".repeat(16_000)))
+            .collect::<String>()
+    );
+    let keep_alive_then_long = format!("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n{}", long_uri);
+    for (request, status, slug) in [
+        (long_uri.as_str(), "HTTP/1.1 414", "uri-too-long"),
+        (
+            keep_alive_then_long.as_str(),
+            "HTTP/1.1 414",
+            "uri-too-long",
+        ),
+        (big_headers.as_str(), "HTTP/1.1 431", "headers-too-large"),
+        (
+            "GET /healthz HTTP/1.1\r\nHost: test\r\nno colon here\r\n\r\n",
+            "HTTP/1.1 400",
+            "malformed-request",
+        ),
+        (
+            "GET /hea lthz HTTP/1.1\r\n\r\n",
+            "HTTP/1.1 400",
+            "malformed-request",
+        ),
+    ] {
+        let raw = raw_exchange(&address, request.as_bytes());
+        let (line, content_type, body) = last_answer(&raw);
+        assert!(line.starts_with(status), "{line} for {:.60}", request);
+        assert_eq!(content_type, "application/problem+json", "{raw:.400}");
+        assert_eq!(body["type"], format!("/problems/{slug}"), "{raw:.400}");
+    }
+    let health = healthz(&address).unwrap();
+    assert!(
+        health.starts_with("HTTP/1.1 200"),
+        "the service goes on: {health}"
+    );
+    drop(child);
+}

@@ -1,4 +1,5 @@
-//! The transparency page as a browser gets it: escaping, HTML errors, and every version shown.
+//! The transparency page as a browser gets it: escaping, HTML errors, and every version shown;
+//! and its errors as problem details for clients that do not ask for HTML.
 
 use axum::body::Body;
 use axum::http::Request;
@@ -24,13 +25,30 @@ async fn app() -> (axum::Router, tempfile::TempDir) {
     (service.router(), dir)
 }
 
+/// What Chromium sends when it navigates to a page.
+const BROWSER_ACCEPT: &str =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+
 async fn send(
     app: &axum::Router,
     method: &str,
     uri: &str,
     body: Option<serde_json::Value>,
 ) -> (StatusCode, String, Option<String>) {
+    send_accepting(app, method, uri, body, None).await
+}
+
+async fn send_accepting(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<serde_json::Value>,
+    accept: Option<&str>,
+) -> (StatusCode, String, Option<String>) {
     let mut request = Request::builder().method(method).uri(uri);
+    if let Some(accept) = accept {
+        request = request.header(header::ACCEPT, accept);
+    }
     if body.is_some() {
         request = request
             .header(header::CONTENT_TYPE, "application/json")
@@ -96,7 +114,8 @@ async fn hostile_names_and_labels_are_escaped() {
 #[tokio::test]
 async fn an_unknown_community_is_an_html_404() {
     let (app, _dir) = app().await;
-    let (status, html, content_type) = send(&app, "GET", "/c/nobody-here", None).await;
+    let (status, html, content_type) =
+        send_accepting(&app, "GET", "/c/nobody-here", None, Some(BROWSER_ACCEPT)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(content_type.as_deref(), Some("text/html; charset=utf-8"));
     assert!(
@@ -108,9 +127,44 @@ async fn an_unknown_community_is_an_html_404() {
 #[tokio::test]
 async fn an_invalid_slug_is_an_html_400() {
     let (app, _dir) = app().await;
-    let (status, html, _) = send(&app, "GET", "/c/Not%20A%20Slug", None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(html.contains("not a valid community name"), "{html}");
+    for uri in ["/c/Not%20A%20Slug", "/c/..%2F.."] {
+        let (status, html, content_type) =
+            send_accepting(&app, "GET", uri, None, Some(BROWSER_ACCEPT)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(content_type.as_deref(), Some("text/html; charset=utf-8"));
+        assert!(html.contains("not a valid community name"), "{html}");
+    }
+}
+
+#[tokio::test]
+async fn page_errors_are_problem_details_for_clients_that_do_not_ask_for_html() {
+    let (app, _dir) = app().await;
+    for (uri, status, slug) in [
+        ("/c/..%2F..", StatusCode::BAD_REQUEST, "invalid-parameter"),
+        (
+            "/c/Not%20A%20Slug",
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+        ),
+        ("/c/nobody-here", StatusCode::NOT_FOUND, "unknown-community"),
+    ] {
+        for accept in [
+            None,
+            Some("application/json"),
+            Some("*/*"),
+            Some("text/html;q=0"),
+        ] {
+            let (got, body, content_type) = send_accepting(&app, "GET", uri, None, accept).await;
+            assert_eq!(got, status, "{uri} with {accept:?}");
+            assert_eq!(
+                content_type.as_deref(),
+                Some("application/problem+json"),
+                "{uri} with {accept:?}"
+            );
+            let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(problem["type"], format!("/problems/{slug}"), "{body}");
+        }
+    }
 }
 
 #[tokio::test]

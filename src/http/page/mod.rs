@@ -9,18 +9,18 @@
 //! It shows only what the service records: each pool change with its signed report (seq, digest,
 //! policy version, relay state, block and transaction, and whether its signatures verify against
 //! the signer set in force), and each decision with its reason, its evidence and its vote's link.
-//! Errors are HTML pages too (a browser asked), with the status a problem detail of the same kind
-//! would carry.
+//! Errors are HTML pages, with the status of the problem they stand for, when the client asks for
+//! `text/html` (a browser does); any other client gets the problem details themselves.
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::extract::PathNames;
 use super::live;
-use super::problem::Problem;
+use super::problem::{Problem, ProblemKind};
 use crate::domain::{
     BASIS_POINTS, Cause, PoolName, PoolVersion, SplitRules, SplitVersion, Timestamp,
 };
@@ -49,34 +49,70 @@ const CHART_ROW_PX: u32 = 44;
 /// The page of a community.
 pub async fn community_page(
     State(state): State<AppState>,
+    headers: HeaderMap,
     names: Result<PathNames, Problem>,
 ) -> Response {
     let rendered = match names {
         Ok(names) => render(&state, &names).await,
-        Err(problem) => Err(ErrorPage::new(
-            &problem,
+        Err(problem) => Err(PageFailure::new(
+            problem,
             "That is not a valid community name.".to_string(),
         )),
     };
     match rendered {
         Ok(html) => html_response(StatusCode::OK, html),
-        Err(page) => page.into_response(),
+        Err(failure) if asks_for_html(&headers) => failure.page().into_response(),
+        Err(failure) => failure.problem.into_response(),
     }
 }
 
-async fn render(state: &AppState, names: &PathNames) -> Result<String, ErrorPage> {
+/// Whether the client's `Accept` names `text/html` (browsers do; API clients and `curl` do not).
+fn asks_for_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            media.eq_ignore_ascii_case("text/html") && !refused
+        })
+}
+
+/// Why the page could not be drawn: the problem, and what the error page tells a person.
+struct PageFailure {
+    problem: Problem,
+    message: String,
+}
+
+impl PageFailure {
+    fn new(problem: Problem, message: String) -> Self {
+        PageFailure { problem, message }
+    }
+
+    /// A failure of the store, explained as its problem kind explains itself.
+    fn stored(problem: Problem) -> Self {
+        let (_, _, _, explanation) = problem.kind().describe();
+        PageFailure::new(problem, explanation.to_string())
+    }
+
+    fn page(self) -> ErrorPage {
+        ErrorPage::new(&self.problem, self.message)
+    }
+}
+
+async fn render(state: &AppState, names: &PathNames) -> Result<String, PageFailure> {
     let slug = names.community();
     let live = live(state, slug).map_err(|p| {
-        ErrorPage::new(
-            &p,
+        PageFailure::new(
+            p,
             format!("No community named “{slug}” is registered on this service."),
         )
     })?;
     let snapshot = &live.snapshot;
-    let stored = |p: Problem| {
-        let (_, _, _, explanation) = p.kind().describe();
-        ErrorPage::new(&p, explanation.to_string())
-    };
+    let stored = PageFailure::stored;
 
     let mut reports = report_cells(state, live.id).await.map_err(stored)?;
     let mut pools = Vec::new();
@@ -128,7 +164,13 @@ async fn render(state: &AppState, names: &PathNames) -> Result<String, ErrorPage
     };
     page.render().map_err(|e| {
         tracing::error!(error = %e, "the community page did not render");
-        ErrorPage::internal()
+        PageFailure::new(
+            Problem::new(
+                ProblemKind::Internal,
+                "the page could not be drawn; it was logged",
+            ),
+            "The page could not be drawn; it was logged.".into(),
+        )
     })
 }
 
@@ -619,14 +661,6 @@ impl ErrorPage {
             status: status.as_u16(),
             title,
             message,
-        }
-    }
-
-    fn internal() -> Self {
-        ErrorPage {
-            status: 500,
-            title: "Internal error",
-            message: "The page could not be drawn; it was logged.".into(),
         }
     }
 }
