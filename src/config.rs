@@ -211,6 +211,9 @@ pub struct IngestConfig {
     pub worker: bool,
     /// Most deliveries applied between two snapshot refreshes.
     pub batch_size: u32,
+    /// Loomio hints taken per community and minute (in bursts of as many); more are answered
+    /// 429. Loomio sends one per event of a group, so real groups stay far below it.
+    pub loomio_hints_per_minute: u32,
 }
 
 impl Default for IngestConfig {
@@ -219,6 +222,7 @@ impl Default for IngestConfig {
             max_body_bytes: 1024 * 1024,
             worker: true,
             batch_size: 256,
+            loomio_hints_per_minute: 60,
         }
     }
 }

@@ -9,8 +9,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::app::{
-    Actions, AppError, Backends, Changes, Doorbell, Ingest, LatestReconciliation, Reconciler,
-    Scheduler, Snapshots, Votes,
+    Actions, AppError, Backends, Changes, Doorbell, Ingest, LatestReconciliation, LoomioHints,
+    Reconciler, Scheduler, Snapshots, Votes,
 };
 use crate::clock::Clock;
 use crate::config::Config;
@@ -142,6 +142,8 @@ pub struct Service {
     pub backends: Backends,
     /// The standard voting API.
     pub votes: Votes,
+    /// Loomio's hints, rate-limited per community.
+    pub loomio_hints: LoomioHints,
     /// The policy scheduler.
     pub scheduler: Scheduler,
     /// The relayer's doorbell, rung after each signed report.
@@ -235,6 +237,12 @@ impl Service {
             &config.policy,
             scheduler_bell,
         );
+        let loomio_hints = LoomioHints::new(
+            store.clone(),
+            votes.clone(),
+            clock.clone(),
+            config.ingest.loomio_hints_per_minute,
+        );
         let reconciliation = LatestReconciliation::default();
 
         // The workers the configuration turns on.
@@ -310,6 +318,7 @@ impl Service {
             actions,
             backends,
             votes,
+            loomio_hints,
             scheduler,
             relayer,
             reconciliation,
@@ -341,6 +350,7 @@ impl Service {
             oracle: self.oracle.clone(),
             changes: self.changes.clone(),
             votes: self.votes.clone(),
+            loomio_hints: self.loomio_hints.clone(),
             scheduler: self.scheduler.clone(),
             discourse: self.backends.discourse().clone(),
             ingest: self.ingest.doorbell().clone(),

@@ -7,6 +7,7 @@
 //! - [`Ingest`]: apply stored webhook deliveries, each exactly once, in arrival order;
 //! - [`Actions`]: store intended platform actions (messages, poll closes) and attempt them;
 //! - [`Backends`] and [`Votes`]: the standard voting API over every platform, and the re-reads;
+//! - [`LoomioHints`]: take Loomio's unsigned webhooks as rate-limited hints to re-read;
 //! - [`Scheduler`]: the policy's passes, which open, decide and carry out proposals;
 //! - [`Reconciler`]: compare what this oracle signed with what the chain holds.
 //!
@@ -18,6 +19,7 @@ pub mod backends;
 mod changes;
 mod doorbell;
 mod error;
+pub mod hints;
 pub mod ingest;
 pub mod reconcile;
 pub mod scheduler;
@@ -29,6 +31,7 @@ pub use backends::Backends;
 pub use changes::{Changes, DecisionRef};
 pub use doorbell::Doorbell;
 pub use error::{AppError, PlatformSetup};
+pub use hints::{HintOutcome, LoomioHints};
 pub use ingest::Ingest;
 pub use reconcile::{LatestReconciliation, Reconciler};
 pub use scheduler::Scheduler;

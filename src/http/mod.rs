@@ -40,7 +40,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::{
-    Changes, Doorbell, LatestReconciliation, LiveCommunity, Scheduler, Snapshots, Votes,
+    Changes, Doorbell, LatestReconciliation, LiveCommunity, LoomioHints, Scheduler, Snapshots,
+    Votes,
 };
 use crate::clock::Clock;
 use crate::config::Config;
@@ -77,6 +78,8 @@ pub struct AppState {
     pub changes: Changes,
     /// The standard voting API.
     pub votes: Votes,
+    /// Loomio's hints, rate-limited per community.
+    pub loomio_hints: LoomioHints,
     /// The policy scheduler, which opens the proposals admins ask for.
     pub scheduler: Scheduler,
     /// The Discourse sites the service calls, for checking an admin's settings.

@@ -69,11 +69,13 @@ pub enum ProblemKind {
     UriTooLong,
     /// The request's headers are larger than the server reads.
     HeadersTooLarge,
+    /// Too many requests of this kind in a short time; `Retry-After` says when to try again.
+    RateLimited,
 }
 
 impl ProblemKind {
     /// All kinds, for the explanation pages.
-    pub const ALL: [ProblemKind; 25] = [
+    pub const ALL: [ProblemKind; 26] = [
         ProblemKind::NotFound,
         ProblemKind::MethodNotAllowed,
         ProblemKind::UnknownCommunity,
@@ -99,6 +101,7 @@ impl ProblemKind {
         ProblemKind::MalformedRequest,
         ProblemKind::UriTooLong,
         ProblemKind::HeadersTooLarge,
+        ProblemKind::RateLimited,
     ];
 
     /// The kind's slug in its `type` URI.
@@ -259,6 +262,12 @@ impl ProblemKind {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 "Request headers too large",
                 "The request's headers together are larger than the server reads.",
+            ),
+            RateLimited => (
+                "rate-limited",
+                StatusCode::TOO_MANY_REQUESTS,
+                "Rate limited",
+                "Too many requests of this kind came in a short time; `Retry-After` says how many seconds to wait. Nothing was stored.",
             ),
         }
     }

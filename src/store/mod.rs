@@ -10,6 +10,7 @@ mod chain_rows;
 mod communities;
 mod config;
 mod deliveries;
+mod loomio_hints;
 mod loomio_sources;
 mod members;
 mod policies;
@@ -40,6 +41,7 @@ pub use chain::{
 };
 pub use communities::CommunityRow;
 pub use deliveries::{DeliveryCounts, DeliveryTx, NewDelivery, PendingDelivery, StoredDelivery};
+pub use loomio_hints::HintRecord;
 pub use members::WalletHistoryEntry;
 pub use policies::{DecisionLink, EvaluationRecord, ProposalState, StoredDecision, StoredProposal};
 pub use relay::Reissue;

@@ -1,14 +1,15 @@
 //! Loomio's side of a community, through the router, on SQLite and PostgreSQL alike: its
-//! settings (the API key stored, never answered), and its chatbot webhooks, which are stored and
-//! make the service re-read its open votes through the API, and are never read as data.
+//! settings (the API key stored, never answered), and its chatbot webhooks, which make the
+//! service re-read its open votes through the API, are never read as data, are not stored, and
+//! are rate-limited per community.
 
 use crate::common;
 use crate::support;
 use crate::voting;
 
-use common::TestDb;
+use common::{TestDb, app};
 use serde_json::json;
-use support::loomio::{Webhook, WebhookFormat};
+use support::loomio::{FakeLoomio, Webhook, WebhookFormat};
 use voting::{
     KEY, ballot, ballots, co_op, community_id, configure, count, start_vote, tallies, vote,
 };
@@ -102,7 +103,8 @@ async fn hints_make_the_service_reread_and_carry_no_data(db: TestDb) {
     );
     let reply = app.send(Webhook::raw(&forged).request("coop")).await;
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.json()["status"], "stored");
+    assert_eq!(reply.json()["status"], "recorded");
+    assert_eq!(reply.json()["repeat"], false);
     app.state.votes.run_pass().await.unwrap();
     assert_eq!(reads(), before + 1, "a hint makes the service re-read");
     let read = vote(&app, &id).await;
@@ -118,37 +120,23 @@ async fn hints_make_the_service_reread_and_carry_no_data(db: TestDb) {
     assert_eq!(tallies(&read), [("Yes".into(), 1), ("No".into(), 0)]);
 
     let community = community_id(&app, "coop");
-    let stored = app.state.store.deliveries(community).await.unwrap();
-    assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].body, forged, "the delivery is stored as received");
-    assert_eq!(stored[0].event, "hint");
-    assert!(stored[0].event_id.starts_with("sha256:"));
-    app.state.ingest.drain().await.unwrap();
-    let stored = app.state.store.deliveries(community).await.unwrap();
     assert!(
-        stored[0].outcome.as_deref().unwrap().starts_with("hint"),
-        "{:?}",
-        stored[0].outcome
-    );
-
-    let duplicate = app.send(Webhook::raw(&forged).request("coop")).await;
-    assert_eq!(duplicate.status, 200);
-    assert_eq!(duplicate.json()["status"], "duplicate");
-    app.state.votes.run_pass().await.unwrap();
-    assert_eq!(
-        reads(),
-        before + 2,
-        "a repeated hint is stored once and still re-reads"
-    );
-    assert_eq!(
         app.state
             .store
-            .delivery_counts(community)
+            .deliveries(community)
             .await
             .unwrap()
-            .stored,
-        1
+            .is_empty(),
+        "a hint's body is not kept"
     );
+
+    let repeat = app.send(Webhook::raw(&forged).request("coop")).await;
+    assert_eq!(repeat.status, 200);
+    assert_eq!(repeat.json()["status"], "recorded");
+    assert_eq!(repeat.json()["repeat"], true);
+    assert_eq!(repeat.json()["received"], 2);
+    app.state.votes.run_pass().await.unwrap();
+    assert_eq!(reads(), before + 2, "a repeated hint still re-reads");
 
     let formats = [
         WebhookFormat::Markdown,
@@ -222,7 +210,61 @@ async fn hints_make_the_service_reread_and_carry_no_data(db: TestDb) {
     assert_eq!(deliveries().await, refused, "a refused hint stores nothing");
 }
 
+async fn a_flood_of_large_hints_stores_nothing_and_is_throttled(db: TestDb) {
+    let fake = FakeLoomio::start(KEY).await;
+    let app = app(db, |c| {
+        c.ingest.max_body_bytes = 1024 * 1024;
+        c.ingest.loomio_hints_per_minute = 5;
+    })
+    .await;
+    app.seed("coop", &[]).await;
+    assert_eq!(
+        configure(&app, "coop", &fake, fake.group_id).await.status,
+        200
+    );
+    app.seed("other", &[]).await;
+    assert_eq!(
+        configure(&app, "other", &fake, fake.group_id).await.status,
+        200
+    );
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let body = format!(r#"{{"text":"{i}{}"}}"#, "x".repeat(1024 * 1024 - 20));
+        let reply = app.send(Webhook::raw(&body).request("coop")).await;
+        if reply.status == 429 {
+            let retry: u64 = reply.headers["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=60).contains(&retry), "Retry-After {retry}");
+            reply.assert_problem(429, "rate-limited");
+        }
+        statuses.push(reply.status);
+    }
+    assert_eq!(
+        statuses[..5],
+        [200; 5],
+        "a burst of the per-minute rate is taken"
+    );
+    assert_eq!(statuses[5..], [429; 15], "the rest is throttled");
+    let coop = community_id(&app, "coop");
+    assert!(app.state.store.deliveries(coop).await.unwrap().is_empty());
+    let (_, record) = app.state.store.loomio_hint(coop).await.unwrap().unwrap();
+    assert_eq!(
+        record.received, 5,
+        "only the hints taken are counted, in one row"
+    );
+    let other = app.send(Webhook::raw("{}").request("other")).await;
+    assert_eq!(
+        other.status, 200,
+        "another community's hints have their own rate"
+    );
+    assert_eq!(other.json()["received"], 1);
+}
+
 on_both_databases!(
     loomio_settings_are_kept_and_the_key_is_never_shown,
     hints_make_the_service_reread_and_carry_no_data,
+    a_flood_of_large_hints_stores_nothing_and_is_throttled,
 );
