@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::extract::{JsonBody, PathNames};
 use super::problem::{FieldError, Problem, ProblemKind};
-use super::views::{CommunityView, PoolView, SplitView};
+use super::views::{CommunityView, EntryWindow, PoolView, SplitView};
 use super::{AppState, live};
 use crate::domain::{
     Cause, CommunitySlug, Entry, Label, MemberId, Pool, PoolError, SplitError, SplitRules, Tag,
@@ -216,7 +216,7 @@ pub async fn put_pool(
         .pool(name)
         .filter(|current| current.pool == pool)
     {
-        return Ok(Json(PoolView::new(name, current)));
+        return Ok(Json(first_entries(&live, name, current)));
     }
     let version = state
         .changes
@@ -229,7 +229,23 @@ pub async fn put_pool(
             state.clock.now(),
         )
         .await?;
-    Ok(Json(PoolView::new(name, &version)))
+    Ok(Json(first_entries(&live, name, &version)))
+}
+
+/// A pool version's view with its first entries, linking to the rest as the public routes do.
+fn first_entries(
+    live: &crate::app::LiveCommunity,
+    name: &crate::domain::PoolName,
+    version: &crate::domain::PoolVersion,
+) -> PoolView {
+    PoolView::new(name, version, EntryWindow::FIRST, |offset| {
+        format!(
+            "/v1/communities/{}/pools/{name}/versions/{}?offset={offset}&limit={}",
+            live.community.slug,
+            version.version,
+            EntryWindow::FIRST.limit
+        )
+    })
 }
 
 /// Sets the community's split rules; unchanged rules keep their version.

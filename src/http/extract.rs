@@ -150,6 +150,7 @@ pub struct RawPath {
     pool: Option<String>,
     topic: Option<String>,
     member: Option<String>,
+    version: Option<String>,
 }
 
 /// The parsed path segments of a route.
@@ -163,6 +164,8 @@ pub struct PathNames {
     pub topic: Option<TopicId>,
     /// `{member}`.
     pub member: Option<MemberId>,
+    /// `{version}`: a pool version, 1 or more.
+    pub version: Option<u64>,
 }
 
 impl PathNames {
@@ -187,6 +190,10 @@ impl PathNames {
         self.member
             .as_ref()
             .expect("the route has a {member} segment")
+    }
+    /// The version segment.
+    pub fn version(&self) -> u64 {
+        self.version.expect("the route has a {version} segment")
     }
 }
 
@@ -214,6 +221,21 @@ impl<S: Send + Sync> FromRequestParts<S> for PathNames {
             pool: parse("pool", raw.pool, PoolName::parse)?,
             topic: parse("topic", raw.topic, TopicId::parse)?,
             member: parse("member", raw.member, MemberId::parse)?,
+            version: raw
+                .version
+                .map(|v| {
+                    v.parse::<u64>()
+                        .ok()
+                        .filter(|&v| v >= 1 && v <= i64::MAX as u64)
+                        .ok_or_else(|| {
+                            Problem::invalid_parameter(FieldError::new(
+                                "version",
+                                "version",
+                                format!("must be a whole number from 1, found `{v}`"),
+                            ))
+                        })
+                })
+                .transpose()?,
         })
     }
 }

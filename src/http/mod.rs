@@ -146,6 +146,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(public::community))
         .routes(routes!(public::pool))
         .routes(routes!(public::pool_history))
+        .routes(routes!(public::pool_version))
         .routes(routes!(public::splits))
         .routes(routes!(public::topic))
         .routes(routes!(public::pick_default))

@@ -14,9 +14,11 @@ use utoipa::IntoParams;
 use super::extract::{PathNames, query_problem};
 use super::problem::{FieldError, Problem, ProblemKind};
 use super::views::{
-    CommunityView, HistoryView, PickView, PoolView, SplitView, SplitsView, TopicView,
+    CommunityView, EntryWindow, HistoryView, MAX_ENTRIES_PER_ANSWER, PickView, PoolView, SplitView,
+    SplitsView, TopicView,
 };
 use super::{AppState, live};
+use crate::domain::PoolName;
 use crate::select::PickContext;
 use crate::telemetry::Metrics;
 
@@ -51,22 +53,107 @@ pub async fn community(
     Ok(Json(CommunityView::new(&live.community, pools, splits)))
 }
 
-/// A pool's current entries, each with its exact share.
+/// A window of a pool version's entries.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EntriesQuery {
+    /// Entries to skip, in the pool's order (default 0).
+    #[param(minimum = 0)]
+    offset: Option<usize>,
+    /// Entries to show, 1 to 1000 (default 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+}
+
+impl EntriesQuery {
+    fn window(&self) -> Result<EntryWindow, Problem> {
+        let limit = self.limit.unwrap_or(MAX_ENTRIES_PER_ANSWER);
+        if !(1..=MAX_ENTRIES_PER_ANSWER).contains(&limit) {
+            return Err(Problem::invalid_parameter(FieldError::new(
+                "limit",
+                "range",
+                format!("must be from 1 to {MAX_ENTRIES_PER_ANSWER}, found {limit}"),
+            )));
+        }
+        Ok(EntryWindow {
+            offset: self.offset.unwrap_or(0),
+            limit,
+        })
+    }
+}
+
+/// The URL of a version's entries from `offset`, `limit` at a time: stable, whatever changes
+/// after.
+fn entries_url(
+    community: &str,
+    pool: &PoolName,
+    version: u64,
+    offset: usize,
+    limit: usize,
+) -> String {
+    format!(
+        "/v1/communities/{community}/pools/{pool}/versions/{version}?offset={offset}&limit={limit}"
+    )
+}
+
+/// A pool's current entries, each with its exact share, at most 1,000 at a time.
 #[utoipa::path(get, path = "/v1/communities/{community}/pools/{pool}", tag = "public",
-    params(("community" = String, Path), ("pool" = String, Path)),
+    params(("community" = String, Path), ("pool" = String, Path), EntriesQuery),
     responses((status = 200, body = PoolView), (status = 404, description = "Unknown community or pool")))]
 pub async fn pool(
     State(state): State<AppState>,
     names: PathNames,
+    query: Result<Query<EntriesQuery>, QueryRejection>,
 ) -> Result<Json<PoolView>, Problem> {
+    let Query(query) = query.map_err(query_problem)?;
+    let window = query.window()?;
     let live = live(&state, names.community())?;
-    let version = live.snapshot.pool(names.pool()).ok_or_else(|| {
-        Problem::new(
+    let pool = names.pool();
+    let version = live
+        .snapshot
+        .pool(pool)
+        .ok_or_else(|| Problem::new(ProblemKind::UnknownPool, format!("no pool `{pool}`")))?;
+    let slug = live.community.slug.as_str();
+    Ok(Json(PoolView::new(pool, version, window, |offset| {
+        entries_url(slug, pool, version.version, offset, window.limit)
+    })))
+}
+
+/// One version of a pool, with its entries at most 1,000 at a time.
+#[utoipa::path(get, path = "/v1/communities/{community}/pools/{pool}/versions/{version}", tag = "public",
+    params(("community" = String, Path), ("pool" = String, Path),
+        ("version" = u64, Path, description = "The version, from 1"), EntriesQuery),
+    responses((status = 200, body = PoolView), (status = 404, description = "Unknown community, pool or version")))]
+pub async fn pool_version(
+    State(state): State<AppState>,
+    names: PathNames,
+    query: Result<Query<EntriesQuery>, QueryRejection>,
+) -> Result<Json<PoolView>, Problem> {
+    let Query(query) = query.map_err(query_problem)?;
+    let window = query.window()?;
+    let live = live(&state, names.community())?;
+    let pool = names.pool();
+    if live.snapshot.pool(pool).is_none() {
+        return Err(Problem::new(
             ProblemKind::UnknownPool,
-            format!("no pool `{}`", names.pool()),
-        )
-    })?;
-    Ok(Json(PoolView::new(names.pool(), version)))
+            format!("no pool `{pool}`"),
+        ));
+    }
+    let number = names.version();
+    let version = state
+        .store
+        .pool_version(live.id, pool, number)
+        .await?
+        .ok_or_else(|| {
+            Problem::new(
+                ProblemKind::NotFound,
+                format!("pool `{pool}` has no version {number}"),
+            )
+        })?;
+    let slug = live.community.slug.as_str();
+    Ok(Json(PoolView::new(pool, &version, window, |offset| {
+        entries_url(slug, pool, number, offset, window.limit)
+    })))
 }
 
 /// Paging of a pool's history.
@@ -76,7 +163,7 @@ pub struct HistoryQuery {
     /// Start after this version (exclusive).
     #[param(minimum = 0)]
     after: Option<u64>,
-    /// Versions per page, 1 to 100 (default 20).
+    /// Versions per page, 1 to 100 (default 20); a page also ends once it carries 1,000 entries.
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `asc` (oldest first, default) or `desc`.
@@ -84,7 +171,8 @@ pub struct HistoryQuery {
     order: Option<String>,
 }
 
-/// Every version of a pool, with cause and time, a page at a time.
+/// Every version of a pool, with cause and time, a page at a time: at most `limit` versions and
+/// 1,000 entries a page. A version whose entries do not fit links to the rest of them.
 #[utoipa::path(get, path = "/v1/communities/{community}/pools/{pool}/history", tag = "public",
     params(("community" = String, Path), ("pool" = String, Path), HistoryQuery),
     responses((status = 200, body = HistoryView), (status = 404, description = "Unknown community or pool")))]
@@ -121,25 +209,75 @@ pub async fn pool_history(
             )));
         }
     };
-    let versions = state
+    let sizes = state
         .store
-        .pool_history(live.id, pool, query.after, limit, newest_first)
+        .pool_version_sizes(live.id, pool, query.after, limit, newest_first)
         .await?;
-    let next = (versions.len() == limit as usize).then(|| {
-        let last = versions
-            .last()
-            .expect("a full page has a last version")
-            .version;
+    // The versions whose entries all fit are read at once; the next one, if entries are left
+    // to show, with as many as fit.
+    let (fitting, used) = fitting_versions(sizes.iter().map(|s| s.entries));
+    let slug = live.community.slug.as_str();
+    let link = |version: u64| {
+        move |offset| entries_url(slug, pool, version, offset, MAX_ENTRIES_PER_ANSWER)
+    };
+    let mut versions: Vec<PoolView> = Vec::new();
+    if fitting > 0 {
+        let whole = state
+            .store
+            .pool_history(live.id, pool, query.after, fitting as u32, newest_first)
+            .await?;
+        versions.extend(
+            whole
+                .iter()
+                .map(|v| PoolView::new(pool, v, EntryWindow::FIRST, link(v.version))),
+        );
+    }
+    if let Some(partial) = sizes.get(fitting)
+        && used < MAX_ENTRIES_PER_ANSWER
+    {
+        let version = state
+            .store
+            .pool_version(live.id, pool, partial.version)
+            .await?
+            .ok_or_else(|| {
+                Problem::new(
+                    ProblemKind::Internal,
+                    format!(
+                        "pool `{pool}` version {} vanished while read",
+                        partial.version
+                    ),
+                )
+            })?;
+        let window = EntryWindow {
+            offset: 0,
+            limit: MAX_ENTRIES_PER_ANSWER - used,
+        };
+        versions.push(PoolView::new(pool, &version, window, link(version.version)));
+    }
+    let more = versions.len() < sizes.len() || sizes.len() == limit as usize;
+    let next = versions.last().filter(|_| more).map(|last| {
         let order = if newest_first { "desc" } else { "asc" };
         format!(
-            "/v1/communities/{}/pools/{pool}/history?after={last}&limit={limit}&order={order}",
-            live.community.slug
+            "/v1/communities/{slug}/pools/{pool}/history?after={}&limit={limit}&order={order}",
+            last.version
         )
     });
-    Ok(Json(HistoryView {
-        versions: versions.iter().map(|v| PoolView::new(pool, v)).collect(),
-        next,
-    }))
+    Ok(Json(HistoryView { versions, next }))
+}
+
+/// How many of the leading versions, of these entry counts, fit one answer whole, and how many
+/// entries they carry.
+fn fitting_versions(counts: impl Iterator<Item = usize>) -> (usize, usize) {
+    let mut fitting = 0;
+    let mut used = 0;
+    for count in counts {
+        if used + count > MAX_ENTRIES_PER_ANSWER {
+            break;
+        }
+        used += count;
+        fitting += 1;
+    }
+    (fitting, used)
 }
 
 /// The split rules in force and every version of them.

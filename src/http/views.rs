@@ -98,7 +98,28 @@ impl ShareView {
     }
 }
 
-/// One version of a pool, with every entry's exact share.
+/// Most entries one answer carries: a pool may hold 100,000, so every answer that shows a pool's
+/// entries shows at most this many and links to the rest.
+pub const MAX_ENTRIES_PER_ANSWER: usize = 1_000;
+
+/// Which of a version's entries an answer carries: from `offset`, at most `limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryWindow {
+    /// Entries skipped, in the pool's order.
+    pub offset: usize,
+    /// Most entries shown.
+    pub limit: usize,
+}
+
+impl EntryWindow {
+    /// The first entries, as many as an answer carries.
+    pub const FIRST: EntryWindow = EntryWindow {
+        offset: 0,
+        limit: MAX_ENTRIES_PER_ANSWER,
+    };
+}
+
+/// One version of a pool, with a window of its entries, each with its exact share.
 #[derive(Serialize, ToSchema)]
 pub struct PoolView {
     /// The pool's name.
@@ -112,32 +133,53 @@ pub struct PoolView {
     pub recorded_at: String,
     /// The sum of the weights.
     pub total_weight: u64,
-    /// The entries in order, each with its exact share.
+    /// How many entries the version holds in all.
+    pub entry_count: usize,
+    /// The position of `entries[0]` among them.
+    pub entries_offset: usize,
+    /// Entries in order from `entries_offset`, each with its exact share of the whole pool; at
+    /// most 1,000 (`next_entries` has the rest).
     pub entries: Vec<ShareView>,
+    /// The URL of the version's next entries, when this answer does not carry them all.
+    pub next_entries: Option<String>,
 }
 
 impl PoolView {
-    /// The view of a pool version.
-    pub fn new(name: &PoolName, version: &PoolVersion) -> Self {
+    /// The view of a pool version's entries in `window`; `next_at(offset)` is the URL of the
+    /// entries from `offset`, linked when the window leaves some out.
+    pub fn new(
+        name: &PoolName,
+        version: &PoolVersion,
+        window: EntryWindow,
+        next_at: impl FnOnce(usize) -> String,
+    ) -> Self {
         let shares = pool_distribution(&version.pool);
+        let all = version.pool.entries();
+        let end = window
+            .offset
+            .saturating_add(window.limit.min(MAX_ENTRIES_PER_ANSWER))
+            .min(all.len());
+        let start = window.offset.min(end);
         PoolView {
             pool: name.to_string(),
             version: version.version,
             cause: serde_json::to_value(&version.cause).expect("a cause always serialises"),
             recorded_at: version.recorded_at.to_rfc3339(),
             total_weight: version.pool.total_weight(),
-            entries: version
-                .pool
-                .entries()
+            entry_count: all.len(),
+            entries_offset: start,
+            entries: all[start..end]
                 .iter()
-                .zip(&shares)
+                .zip(&shares[start..end])
                 .map(|(entry, share)| ShareView::new(share, Some(entry.weight.get())))
                 .collect(),
+            next_entries: (end < all.len()).then(|| next_at(end)),
         }
     }
 }
 
-/// A page of a pool's history.
+/// A page of a pool's history: at most `limit` versions carrying at most 1,000 entries in all.
+/// A version whose entries do not all fit links to the rest (`next_entries`).
 #[derive(Serialize, ToSchema)]
 pub struct HistoryView {
     /// The versions on this page.

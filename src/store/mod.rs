@@ -44,6 +44,7 @@ pub use deliveries::{DeliveryCounts, DeliveryTx, NewDelivery, PendingDelivery, S
 pub use loomio_hints::HintRecord;
 pub use members::WalletHistoryEntry;
 pub use policies::{DecisionLink, EvaluationRecord, ProposalState, StoredDecision, StoredProposal};
+pub use pools::VersionSize;
 pub use relay::Reissue;
 pub use reports::{RelayStatus, StoredReport, StoredSigned};
 pub use scheduler::PendingWalletChange;

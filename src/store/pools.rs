@@ -93,6 +93,19 @@ pub(super) fn assemble(
         .collect()
 }
 
+/// A pool version as a long history lists it: without its entries, with their number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionSize {
+    /// The version.
+    pub version: u64,
+    /// Why it exists.
+    pub cause: Cause,
+    /// When it was recorded.
+    pub recorded_at: Timestamp,
+    /// How many entries it holds.
+    pub entries: usize,
+}
+
 impl Store {
     /// Appends a new version of a pool (version 1 creates it) and returns it.
     pub async fn append_pool_version(
@@ -117,6 +130,71 @@ impl Store {
     ) -> Result<Option<PoolVersion>, StoreError> {
         let page = self.pool_history(community_id, name, None, 1, true).await?;
         Ok(page.into_iter().next())
+    }
+
+    /// One version of a pool, if it exists.
+    pub async fn pool_version(
+        &self,
+        community_id: i64,
+        name: &PoolName,
+        version: u64,
+    ) -> Result<Option<PoolVersion>, StoreError> {
+        let page = self
+            .pool_history(
+                community_id,
+                name,
+                Some(version.saturating_sub(1)),
+                1,
+                false,
+            )
+            .await?;
+        Ok(page.into_iter().find(|v| v.version == version))
+    }
+
+    /// Versions of a pool without their entries, in the order and window of [`Self::pool_history`],
+    /// each with how many entries it holds: enough to list a long history and say what is large.
+    pub async fn pool_version_sizes(
+        &self,
+        community_id: i64,
+        name: &PoolName,
+        after: Option<u64>,
+        limit: u32,
+        newest_first: bool,
+    ) -> Result<Vec<VersionSize>, StoreError> {
+        let (cmp, order) = if newest_first {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let bound = after.map_or(if newest_first { i64::MAX } else { 0 }, |a| a as i64);
+        let rows = sqlx::query(&format!(
+            "SELECT v.version, v.cause, v.recorded_at_ms, \
+             CAST((SELECT COUNT(*) FROM pool_entries e WHERE e.community_id = v.community_id \
+               AND e.pool = v.pool AND e.version = v.version) AS BIGINT) AS entry_count \
+             FROM pool_versions v \
+             WHERE v.community_id = $1 AND v.pool = $2 AND v.version {cmp} $3 \
+             ORDER BY v.version {order} LIMIT $4"
+        ))
+        .bind(community_id)
+        .bind(name.as_str())
+        .bind(bound)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let version: i64 = row.try_get("version")?;
+                let cause: String = row.try_get("cause")?;
+                let entries: i64 = row.try_get("entry_count")?;
+                Ok(VersionSize {
+                    version: u64::try_from(version).map_err(|e| corrupt("pool version", e))?,
+                    cause: serde_json::from_str(&cause)
+                        .map_err(|e| corrupt("pool version cause", e))?,
+                    recorded_at: Timestamp(row.try_get("recorded_at_ms")?),
+                    entries: usize::try_from(entries).map_err(|e| corrupt("entry count", e))?,
+                })
+            })
+            .collect()
     }
 
     /// Versions of a pool in order: after `after` (exclusive), at most `limit` of them; newest

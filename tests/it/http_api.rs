@@ -729,6 +729,130 @@ async fn operations_routes_answer(db: TestDb) {
     );
 }
 
+/// Entries `from..to` of a pool as a PUT body: wallets `$w.example/e{i}`, weight i + 1.
+fn numbered_entries(from: usize, to: usize) -> serde_json::Value {
+    json!({"entries": (from..to)
+        .map(|i| json!({"wallet": format!("$w.example/e{i}"), "weight": i + 1}))
+        .collect::<Vec<_>>()})
+}
+
+fn wallets(view: &serde_json::Value) -> Vec<String> {
+    view["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["wallet"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn large_pools_are_answered_a_thousand_entries_at_a_time(db: TestDb) {
+    let app = app(db, |_| {}).await;
+    app.seed("forum", &[]).await;
+    let put = app
+        .admin(
+            "PUT",
+            "/v1/admin/communities/forum/pools/big",
+            numbered_entries(0, 2_500),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+    let answered = put.json();
+    assert_eq!(answered["entry_count"], 2_500);
+    assert_eq!(
+        answered["entries"].as_array().unwrap().len(),
+        1_000,
+        "the admin answer too"
+    );
+    for (from, to) in [(0, 40), (0, 2_400)] {
+        let put = app
+            .admin(
+                "PUT",
+                "/v1/admin/communities/forum/pools/big",
+                numbered_entries(from, to),
+            )
+            .await;
+        assert_eq!(put.status, 200);
+    }
+
+    // The current pool: a thousand, then the rest by following `next_entries`.
+    let first = app.get("/v1/communities/forum/pools/big").await.json();
+    assert_eq!(first["version"], 3);
+    assert_eq!(first["entry_count"], 2_400);
+    assert_eq!(first["entries_offset"], 0);
+    assert_eq!(
+        first["entries"][0]["share"], "1/2881200",
+        "shares are of the whole pool"
+    );
+    let mut seen = wallets(&first);
+    let mut next = first["next_entries"].as_str().map(str::to_string);
+    let mut pages = 1;
+    while let Some(url) = next {
+        assert!(url.contains("/versions/3?"), "{url}");
+        let page = app.get(&url).await.json();
+        seen.extend(wallets(&page));
+        next = page["next_entries"].as_str().map(str::to_string);
+        pages += 1;
+    }
+    assert_eq!(pages, 3);
+    let expected: Vec<String> = (0..2_400)
+        .map(|i| format!("https://w.example/e{i}"))
+        .collect();
+    assert_eq!(seen, expected, "every entry once, in order");
+    let window = app
+        .get("/v1/communities/forum/pools/big?offset=10&limit=5")
+        .await
+        .json();
+    assert_eq!(wallets(&window), expected[10..15]);
+    assert_eq!(window["entries_offset"], 10);
+    app.get("/v1/communities/forum/pools/big?limit=1001")
+        .await
+        .assert_problem(400, "invalid-parameter");
+    app.get("/v1/communities/forum/pools/big/versions/9")
+        .await
+        .assert_problem(404, "not-found");
+    app.get("/v1/communities/forum/pools/big/versions/0")
+        .await
+        .assert_problem(400, "invalid-parameter");
+    let second = app
+        .get("/v1/communities/forum/pools/big/versions/2")
+        .await
+        .json();
+    assert_eq!(second["entry_count"], 40);
+    assert!(second["next_entries"].is_null());
+
+    // History pages end at a thousand entries: version 1 alone (1,000 of its 2,500), then
+    // version 2 whole and 960 of version 3.
+    let page = app
+        .get("/v1/communities/forum/pools/big/history?limit=100")
+        .await
+        .json();
+    let versions = page["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 1, "{:?}", page["next"]);
+    assert_eq!(versions[0]["entries"].as_array().unwrap().len(), 1_000);
+    assert!(
+        versions[0]["next_entries"]
+            .as_str()
+            .unwrap()
+            .contains("/versions/1?offset=1000")
+    );
+    let next = page["next"].as_str().unwrap().to_string();
+    let page = app.get(&next).await.json();
+    let versions = page["versions"].as_array().unwrap();
+    let counts: Vec<usize> = versions
+        .iter()
+        .map(|v| v["entries"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(counts, [40, 960]);
+    assert_eq!(versions[1]["entry_count"], 2_400);
+    assert!(
+        versions[1]["next_entries"]
+            .as_str()
+            .unwrap()
+            .contains("/versions/3?offset=960")
+    );
+    assert!(page["next"].is_null(), "no version is left");
+}
+
 on_both_databases!(
     admin_routes_need_the_bearer_token,
     a_community_is_created_once,
@@ -742,4 +866,5 @@ on_both_databases!(
     picks_never_touch_the_database,
     public_routes_are_cors_open_and_admin_routes_are_not,
     operations_routes_answer,
+    large_pools_are_answered_a_thousand_entries_at_a_time,
 );

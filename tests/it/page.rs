@@ -210,3 +210,55 @@ async fn the_page_shows_shares_rules_and_every_version() {
     assert!(html.contains("65%"), "the pool keeps 100 - 25 - 10 percent");
     assert!(html.contains(r#"role="img""#));
 }
+
+#[tokio::test]
+async fn a_large_pool_is_summed_up_with_links_to_its_entries() {
+    let (app, _dir) = app().await;
+    send(
+        &app,
+        "POST",
+        "/v1/admin/communities",
+        Some(serde_json::json!({"slug": "big", "name": "Big"})),
+    )
+    .await;
+    let entries = |count: usize| {
+        serde_json::json!({"entries": (0..count)
+            .map(|i| serde_json::json!({"wallet": format!("$w.example/e{i}"), "weight": 1}))
+            .collect::<Vec<_>>()})
+    };
+    for count in [2_500, 40, 2_400] {
+        let (status, body, _) = send(
+            &app,
+            "PUT",
+            "/v1/admin/communities/big/pools/default",
+            Some(entries(count)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, html, _) = send(&app, "GET", "/c/big", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = html.matches("<tr data-wallet=").count();
+    assert_eq!(rows, 500, "the table lists the first 500 entries");
+    assert!(html.contains("https://w.example/e499") || html.contains("$w.example/e499"));
+    assert!(!html.contains("w.example/e500<"), "and not the 501st");
+    assert!(
+        html.contains("And 1900 more entries")
+            && html.contains("/v1/communities/big/pools/default/versions/3?offset=500"),
+        "a link to the rest"
+    );
+    let summaries = html.matches("data-entry-summary").count();
+    assert_eq!(summaries, 2, "the two large versions are summed up");
+    assert!(
+        html.contains("2500 entries: <a href=\"/v1/communities/big/pools/default/versions/1\"")
+    );
+    assert!(
+        html.contains("40 entries</summary>"),
+        "the small version is listed"
+    );
+    assert!(
+        html.len() < 400_000,
+        "the page stays small: {} bytes",
+        html.len()
+    );
+}

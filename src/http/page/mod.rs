@@ -25,7 +25,7 @@ use crate::domain::{
     BASIS_POINTS, Cause, PoolName, PoolVersion, SplitRules, SplitVersion, Timestamp,
 };
 use crate::select::{Share, pool_distribution};
-use crate::store::{DecisionLink, RelayStatus, StoredReport, StoredSigned};
+use crate::store::{DecisionLink, RelayStatus, StoredReport, StoredSigned, VersionSize};
 
 /// Nothing but the inline style may load: no script, font, image or connection anywhere.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
@@ -34,8 +34,14 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inl
 /// Most reports read for one page.
 const REPORTS_SHOWN: u32 = 10_000;
 
-/// Versions read from the store per query while collecting a pool's history.
-const HISTORY_PAGE: u32 = 100;
+/// Most versions of each pool the history shows, newest first; the JSON history has them all.
+const HISTORY_VERSIONS_SHOWN: u32 = 200;
+
+/// Most entries of the current pool its table lists; the JSON API pages through the rest.
+const TABLE_ENTRIES: usize = 500;
+
+/// Largest version whose entries the history lists; a larger one is summed up with a link.
+const HISTORY_ENTRIES: usize = 50;
 
 /// Bars in a pool's chart; the table below it lists every entry.
 const CHART_BARS: usize = 12;
@@ -117,15 +123,40 @@ async fn render(state: &AppState, names: &PathNames) -> Result<String, PageFailu
     let mut reports = report_cells(state, live.id).await.map_err(stored)?;
     let mut pools = Vec::new();
     let mut history = Vec::new();
+    let slug_text = live.community.slug.to_string();
     for name in snapshot.pool_names() {
         let current = snapshot.pool(name).expect("named pools exist");
-        pools.push(PoolSection::new(name, current));
-        for version in full_pool_history(state, live.id, name)
+        pools.push(PoolSection::new(&slug_text, name, current));
+        let sizes = state
+            .store
+            .pool_version_sizes(live.id, name, None, HISTORY_VERSIONS_SHOWN, true)
             .await
-            .map_err(stored)?
-        {
-            let report = reports.remove(&(name.to_string(), version.version));
-            history.push(HistoryRow::pool(name, &version, report));
+            .map_err(|e| stored(e.into()))?;
+        for size in sizes {
+            let report = reports.remove(&(name.to_string(), size.version));
+            let details = if size.entries <= HISTORY_ENTRIES {
+                let version = state
+                    .store
+                    .pool_version(live.id, name, size.version)
+                    .await
+                    .map_err(|e| stored(e.into()))?
+                    .ok_or_else(|| {
+                        stored(Problem::new(
+                            ProblemKind::Internal,
+                            format!("pool `{name}` version {} vanished", size.version),
+                        ))
+                    })?;
+                Details::Entries(entry_rows(&version).0)
+            } else {
+                Details::Summary {
+                    entries: size.entries,
+                    link: format!(
+                        "/v1/communities/{slug_text}/pools/{name}/versions/{}",
+                        size.version
+                    ),
+                }
+            };
+            history.push(HistoryRow::pool(name, &size, details, report));
         }
     }
     let split_versions = state
@@ -161,6 +192,7 @@ async fn render(state: &AppState, names: &PathNames) -> Result<String, PageFailu
         pools,
         splits: SplitSummary::new(rules, current_split),
         history,
+        history_versions_shown: HISTORY_VERSIONS_SHOWN,
     };
     page.render().map_err(|e| {
         tracing::error!(error = %e, "the community page did not render");
@@ -221,27 +253,6 @@ async fn report_cells(
     Ok(cells)
 }
 
-/// Every version of a pool, oldest first, read a page at a time.
-async fn full_pool_history(
-    state: &AppState,
-    community_id: i64,
-    name: &PoolName,
-) -> Result<Vec<PoolVersion>, Problem> {
-    let mut versions: Vec<PoolVersion> = Vec::new();
-    loop {
-        let after = versions.last().map(|v| v.version);
-        let page = state
-            .store
-            .pool_history(community_id, name, after, HISTORY_PAGE, false)
-            .await?;
-        let full = page.len() == HISTORY_PAGE as usize;
-        versions.extend(page);
-        if !full {
-            return Ok(versions);
-        }
-    }
-}
-
 fn html_response(status: StatusCode, html: String) -> Response {
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
@@ -275,6 +286,7 @@ struct CommunityPage {
     pools: Vec<PoolSection>,
     splits: SplitSummary,
     history: Vec<HistoryRow>,
+    history_versions_shown: u32,
 }
 
 /// A time, for a `<time>` element.
@@ -305,19 +317,34 @@ struct PoolSection {
     version: u64,
     recorded: Moment,
     total_weight: u64,
+    /// How many entries the pool holds.
+    entry_count: usize,
+    /// The first entries, at most `TABLE_ENTRIES`.
     entries: Vec<EntryRow>,
+    /// The JSON API's page of the entries after the table's, when there are more.
+    more: Option<String>,
     chart: Chart,
 }
 
 impl PoolSection {
-    fn new(name: &PoolName, current: &PoolVersion) -> Self {
-        let (entries, shares) = entry_rows(current);
+    fn new(slug: &str, name: &PoolName, current: &PoolVersion) -> Self {
+        let (mut entries, shares) = entry_rows(current);
+        let chart = Chart::new(name, &entries, &shares);
+        let entry_count = entries.len();
+        entries.truncate(TABLE_ENTRIES);
         PoolSection {
             name: name.to_string(),
             version: current.version,
             recorded: Moment::new(current.recorded_at),
             total_weight: current.pool.total_weight(),
-            chart: Chart::new(name, &entries, &shares),
+            entry_count,
+            more: (entry_count > TABLE_ENTRIES).then(|| {
+                format!(
+                    "/v1/communities/{slug}/pools/{name}/versions/{}?offset={TABLE_ENTRIES}",
+                    current.version
+                )
+            }),
+            chart,
             entries,
         }
     }
@@ -570,11 +597,21 @@ struct HistoryRow {
 
 enum Details {
     Entries(Vec<EntryRow>),
+    /// A version too large to list here: its size, and its entries in the JSON API.
+    Summary {
+        entries: usize,
+        link: String,
+    },
     Rules(SplitSummary),
 }
 
 impl HistoryRow {
-    fn pool(name: &PoolName, version: &PoolVersion, report: Option<ReportCell>) -> Self {
+    fn pool(
+        name: &PoolName,
+        version: &VersionSize,
+        details: Details,
+        report: Option<ReportCell>,
+    ) -> Self {
         HistoryRow {
             at: Moment::new(version.recorded_at),
             order_key: (0, name.to_string(), u64::MAX - version.version),
@@ -582,7 +619,7 @@ impl HistoryRow {
             pool: Some(name.to_string()),
             version: version.version,
             cause: CauseView::new(&version.cause),
-            details: Details::Entries(entry_rows(version).0),
+            details,
             report,
         }
     }
