@@ -14,7 +14,9 @@ use sqlx::{Any, Row, Transaction};
 use super::{Store, StoreError, corrupt, is_unique_violation};
 use crate::domain::{Cause, CommunitySlug, Pool, PoolName, PoolVersion, Timestamp};
 use crate::oracle::{EvidenceBytes, Oracle, OracleError};
-use crate::report::{Digest, Domain, Head, PoolReport, SignedReport, SignerReport, SignerSet, abi};
+use crate::report::{
+    ChainKey, Digest, Domain, Head, PoolReport, Report, SignedReport, SignerReport, SignerSet, abi,
+};
 
 /// Where a report is in its way to the chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -77,6 +79,14 @@ impl StoredSigned {
         match self {
             StoredSigned::Pool(signed) => signed.report().prev_hash(),
             StoredSigned::Signer(signed) => signed.report().prev_hash(),
+        }
+    }
+
+    /// The chain it extends: the signer chain, or one (community, pool).
+    pub fn chain(&self) -> ChainKey {
+        match self {
+            StoredSigned::Pool(signed) => signed.report().chain(),
+            StoredSigned::Signer(signed) => signed.report().chain(),
         }
     }
 
@@ -280,6 +290,31 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|row| decode_row(&row)).transpose()
+    }
+
+    /// The first open report (pending or submitted) of each chain in the oracle's domain, in
+    /// outbox order: every chain the relayer may move, each independently of the others.
+    pub async fn open_chain_fronts(
+        &self,
+        domain: &Domain,
+    ) -> Result<Vec<StoredReport>, StoreError> {
+        let sql = format!(
+            "SELECT {REPORT_COLUMNS} FROM oracle_reports r LEFT JOIN communities c ON c.id = r.community_id \
+             WHERE r.status IN ('pending', 'submitted') AND r.chain_id = $1 AND r.contract = $2 \
+               AND NOT EXISTS (SELECT 1 FROM oracle_reports e \
+                 WHERE e.status IN ('pending', 'submitted') AND e.chain_id = r.chain_id \
+                   AND e.contract = r.contract AND e.kind = r.kind \
+                   AND COALESCE(e.community_hash, '') = COALESCE(r.community_hash, '') \
+                   AND COALESCE(e.pool_hash, '') = COALESCE(r.pool_hash, '') \
+                   AND COALESCE(e.outbox_position, e.id) < {PLACE}) \
+             ORDER BY {PLACE}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(domain.chain_id() as i64)
+            .bind(domain.verifying_contract().to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_row).collect()
     }
 
     /// A community's reports, newest first (at most `limit`).

@@ -1,5 +1,9 @@
-//! The relayer: submits the outbox's signed reports to the RevShare contract, one at a time in the
-//! order they were signed, until each is on chain (invariant 5).
+//! The relayer: submits the outbox's signed reports to the RevShare contract until each is on
+//! chain (invariant 5), each chain on its own: every pass takes the first open report of each pool
+//! chain and of the signer chain one step, so that one pool's stuck, failing or not-yet-valid report
+//! delays no other pool. A chain whose step fails backs off alone. Only the signer chain orders
+//! against the rest, because a rotation changes who may sign: a pool report waits for the
+//! rotations signed before it, and a rotation for the pool reports signed before it.
 //!
 //! Exactly once in effect: before sending, it reads the chain's head for the report's chain. A head
 //! already at or past the report's seq means an earlier try landed (before a crash, or a
@@ -15,8 +19,9 @@
 //! comes first, and the chain's time is read before the head, so a report that landed in time is
 //! always seen as applied.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use alloy::eips::BlockNumberOrTag;
 use alloy::network::EthereumWallet;
@@ -32,7 +37,7 @@ use crate::chain::rpc::without_urls;
 use crate::clock::Clock;
 use crate::config::ChainConfig;
 use crate::oracle::Oracle;
-use crate::report::{Head, Report, verify};
+use crate::report::{ChainKey, Head, verify};
 use crate::store::{Store, StoreError, StoredReport, StoredSigned};
 use crate::telemetry::Metrics;
 
@@ -70,6 +75,39 @@ pub struct Relayer {
     config: ChainConfig,
     metrics: Arc<Metrics>,
     clock: Clock,
+    /// The chains whose last step failed, and when each may try again.
+    backoff: Mutex<HashMap<ChainKey, ChainBackoff>>,
+}
+
+/// A failing chain's wait before its next try, doubled per failure up to `max_backoff_ms`.
+#[derive(Clone, Copy, Debug)]
+struct ChainBackoff {
+    delay: Duration,
+    until: Instant,
+}
+
+/// The chain fronts a pass may move: every pool chain's first open report that no earlier open
+/// rotation precedes, and the signer chain's if no earlier open pool report precedes it. `fronts`
+/// are the first open report of each chain, in outbox order.
+pub fn movable(fronts: &[StoredReport]) -> Vec<&StoredReport> {
+    let first_of = |signers: bool| {
+        fronts
+            .iter()
+            .filter(|r| matches!(r.signed.chain(), ChainKey::Signers) == signers)
+            .map(|r| r.place)
+            .min()
+    };
+    let (first_rotation, first_pool) = (first_of(true), first_of(false));
+    fronts
+        .iter()
+        .filter(|r| {
+            let before = |other: Option<i64>| other.is_none_or(|place| r.place < place);
+            match r.signed.chain() {
+                ChainKey::Signers => before(first_pool),
+                ChainKey::Pool(_) => before(first_rotation),
+            }
+        })
+        .collect()
 }
 
 impl Relayer {
@@ -116,6 +154,7 @@ impl Relayer {
             config: config.clone(),
             metrics,
             clock,
+            backoff: Mutex::new(HashMap::new()),
         })
     }
 
@@ -134,15 +173,16 @@ impl Relayer {
                         continue;
                     }
                     Ok(Step::Idle) => {
+                        backoff = Duration::from_millis(200).min(max_backoff);
+                        let wait = self.next_retry().map_or(poll, |retry| retry.min(poll));
                         tokio::select! {
                             () = worker.rung() => {},
-                            () = tokio::time::sleep(poll) => {},
+                            () = tokio::time::sleep(wait) => {},
                         }
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64,
-                            "relaying a report failed; retrying");
-                        self.metrics.relay_retries.inc();
+                            "reading the outbox failed; retrying");
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(max_backoff);
                     }
@@ -152,11 +192,73 @@ impl Relayer {
         Running::new(doorbell, task)
     }
 
-    /// Takes the oldest open report one step: applied, refused, or an error to retry later.
+    /// One pass: takes the first open report of every chain that may move one step (applied,
+    /// refused, re-issued, or an error that backs off that chain alone). `Progress` when any
+    /// report moved; an error only when the outbox cannot be read.
     pub async fn step(&self) -> Result<Step, RelayError> {
-        let Some(row) = self.store.next_open_report(self.oracle.domain()).await? else {
-            return Ok(Step::Idle);
-        };
+        let fronts = self.store.open_chain_fronts(self.oracle.domain()).await?;
+        let mut progress = false;
+        for row in movable(&fronts) {
+            let chain = row.signed.chain();
+            if self.backing_off(chain) {
+                continue;
+            }
+            match self.step_report(row).await {
+                Ok(step) => {
+                    self.backoff.lock().expect("not poisoned").remove(&chain);
+                    progress |= step == Step::Progress;
+                }
+                Err(e) => {
+                    let delay = self.back_off(chain);
+                    tracing::warn!(error = %e, report = row.id, %chain,
+                        retry_in_ms = delay.as_millis() as u64,
+                        "relaying a report failed; its chain retries, the others go on");
+                    self.metrics.relay_retries.inc();
+                }
+            }
+        }
+        Ok(if progress { Step::Progress } else { Step::Idle })
+    }
+
+    /// Whether `chain` failed lately and waits before its next try.
+    fn backing_off(&self, chain: ChainKey) -> bool {
+        let backoff = self.backoff.lock().expect("not poisoned");
+        backoff
+            .get(&chain)
+            .is_some_and(|b| Instant::now() < b.until)
+    }
+
+    /// Records a failure of `chain`; returns how long it now waits.
+    fn back_off(&self, chain: ChainKey) -> Duration {
+        let max = Duration::from_millis(self.config.max_backoff_ms.max(1));
+        let mut backoff = self.backoff.lock().expect("not poisoned");
+        let delay = backoff
+            .get(&chain)
+            .map_or(Duration::from_millis(200), |b| b.delay * 2)
+            .min(max);
+        backoff.insert(
+            chain,
+            ChainBackoff {
+                delay,
+                until: Instant::now() + delay,
+            },
+        );
+        delay
+    }
+
+    /// How long until the first backing-off chain may try again, if one is.
+    fn next_retry(&self) -> Option<Duration> {
+        let now = Instant::now();
+        self.backoff
+            .lock()
+            .expect("not poisoned")
+            .values()
+            .map(|b| b.until.saturating_duration_since(now))
+            .min()
+    }
+
+    /// Takes one chain's first open report one step.
+    async fn step_report(&self, row: &StoredReport) -> Result<Step, RelayError> {
         let set = self.store.signer_set_before(row.id, &self.oracle).await?;
         let verified = match &row.signed {
             StoredSigned::Pool(signed) => verify(signed, &set).map(drop),
@@ -164,7 +266,7 @@ impl Relayer {
         };
         if let Err(e) = verified {
             return self
-                .refuse(&row, &format!("failed local verification: {e}"))
+                .refuse(row, &format!("failed local verification: {e}"))
                 .await;
         }
 
@@ -173,19 +275,19 @@ impl Relayer {
         let head = self.chain_head(&row.signed).await?;
         let seq = row.signed.seq();
         if head.seq >= seq {
-            return self.already_on_chain(&row, head).await;
+            return self.already_on_chain(row, head).await;
         }
         if head.seq + 1 != seq || head.digest != row.signed.prev_hash() {
             let reason = format!(
                 "does not follow the chain's head (seq {}, digest {}): an earlier report of this chain is missing",
                 head.seq, head.digest
             );
-            return self.refuse(&row, &reason).await;
+            return self.refuse(row, &reason).await;
         }
         if chain_time > row.signed.valid_until() {
-            return self.reissue(&row, chain_time).await;
+            return self.reissue(row, chain_time).await;
         }
-        self.submit(&row).await
+        self.submit(row).await
     }
 
     /// The latest block's timestamp: the chain's own time, which decides whether a report expired.
@@ -207,10 +309,7 @@ impl Relayer {
             .store
             .reissue_expired(row, &self.oracle, chain_time, self.clock.now())
             .await?;
-        let chain = match &row.signed {
-            StoredSigned::Pool(signed) => signed.report().chain().to_string(),
-            StoredSigned::Signer(signed) => signed.report().chain().to_string(),
-        };
+        let chain = row.signed.chain().to_string();
         tracing::warn!(
             report = row.id,
             chain,

@@ -1,7 +1,8 @@
 //! The oracle end to end on a real Anvil chain: a pool change is signed, relayed and applied by
 //! the RevShare contract; M-of-N signing and rotation; a restart between signing and landing; a
-//! node that goes away and comes back; a report that fails local verification is never sent; and
-//! reconciliation flags what the chain lacks or holds instead, across a restart.
+//! node that goes away and comes back; one pool's report that cannot land yet delays no other
+//! pool's; a report that fails local verification is never sent; and reconciliation flags what
+//! the chain lacks or holds instead, across a restart.
 
 use crate::common;
 use crate::support;
@@ -399,7 +400,7 @@ async fn reports_signed_while_the_node_is_down_land_in_order_when_it_is_back(db:
             .all(|r| r["status"] == "pending" || r["status"] == "submitted")
     );
 
-    // It comes back on the same port with the same chain: everything lands, in order.
+    // It comes back on the same port with the same chain: everything lands, each pool in order.
     let chain = LocalChain::start_on(port, &args(&state_file)).await;
     let deployment = Deployment {
         chain,
@@ -413,11 +414,12 @@ async fn reports_signed_while_the_node_is_down_land_in_order_when_it_is_back(db:
     );
     let blocks: Vec<u64> = reports
         .iter()
+        .filter(|r| r["pool"] == "default")
         .map(|r| r["block_number"].as_u64().unwrap())
         .collect();
     assert!(
         blocks.windows(2).all(|w| w[0] < w[1]),
-        "landed in signing order: {blocks:?}"
+        "each pool's chain landed in signing order: {blocks:?}"
     );
     assert_eq!(
         deployment.on_chain_entries("radio", "default").await,
@@ -426,6 +428,86 @@ async fn reports_signed_while_the_node_is_down_land_in_order_when_it_is_back(db:
     assert_eq!(
         deployment.on_chain_entries("radio", "news").await,
         vec![("https://wallet.example/c".to_string(), 3)]
+    );
+}
+
+async fn one_pool_whose_report_cannot_land_yet_delays_no_other_pool(db: TestDb) {
+    let deployment = Deployment::new(LocalChain::start().await, &[1], 1).await;
+    let chain_now = deployment
+        .chain
+        .provider
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp;
+    let now = revshare_oracle::domain::Timestamp(chain_now as i64 * 1_000);
+    let clock = revshare_oracle::clock::Clock::manual(now);
+    let app = common::app_on_clock(db, clock.clone(), |c| {
+        deployment.configure(c, &[1], &[1], 1, true);
+    })
+    .await;
+    app.seed("twin", &[]).await;
+
+    // Signed a day ahead of the chain: the contract refuses it until its window opens, and the
+    // relayer keeps trying.
+    clock.set(revshare_oracle::domain::Timestamp(now.0 + 86_400_000));
+    put_pool(&app, "twin", "later", &[("$wallet.example/later", 1)]).await;
+    clock.set(now);
+    put_pool(&app, "twin", "now", &[("$wallet.example/now", 2)]).await;
+
+    let mut landed = None;
+    for _ in 0..POLLS {
+        let reports = community_reports(&app, "twin").await;
+        if reports
+            .iter()
+            .any(|r| r["pool"] == "now" && r["status"] == "applied")
+        {
+            landed = Some(reports);
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    let reports = landed.expect("the other pool's report lands while the first waits");
+    let later = reports.iter().find(|r| r["pool"] == "later").unwrap();
+    assert!(
+        later["status"] == "pending" || later["status"] == "submitted",
+        "the early report still waits, not refused: {later:#}"
+    );
+    assert_eq!(
+        deployment.on_chain_entries("twin", "now").await,
+        vec![("https://wallet.example/now".to_string(), 2)]
+    );
+    assert!(
+        deployment
+            .on_chain_entries("twin", "later")
+            .await
+            .is_empty()
+    );
+
+    // When the chain's clock reaches its window, it lands too.
+    use alloy::providers::ext::AnvilApi;
+    deployment
+        .chain
+        .provider
+        .anvil_increase_time(86_400 + 60)
+        .await
+        .unwrap();
+    deployment
+        .chain
+        .provider
+        .anvil_mine(Some(1), None)
+        .await
+        .unwrap();
+    let reports = settled(&app, "twin", 2).await;
+    assert!(
+        reports.iter().all(|r| r["status"] == "applied"),
+        "{reports:#?}"
+    );
+    assert_eq!(
+        deployment.on_chain_entries("twin", "later").await,
+        vec![("https://wallet.example/later".to_string(), 1)]
     );
 }
 
@@ -451,6 +533,7 @@ on_both_databases!(
     three_of_five_sign_and_a_rotation_hands_over_to_the_next_set,
     a_report_signed_before_a_restart_lands_exactly_once,
     reports_signed_while_the_node_is_down_land_in_order_when_it_is_back,
+    one_pool_whose_report_cannot_land_yet_delays_no_other_pool,
     a_report_that_fails_local_verification_is_never_sent,
     reconciliation_flags_a_report_missing_on_chain_and_a_chain_that_differs,
 );
