@@ -239,11 +239,12 @@ fn first_entries(
     version: &crate::domain::PoolVersion,
 ) -> PoolView {
     PoolView::new(name, version, EntryWindow::FIRST, |offset| {
-        format!(
-            "/v1/communities/{}/pools/{name}/versions/{}?offset={offset}&limit={}",
-            live.community.slug,
+        super::public::entries_url(
+            live.community.slug.as_str(),
+            name,
             version.version,
-            EntryWindow::FIRST.limit
+            offset,
+            EntryWindow::FIRST.limit,
         )
     })
 }

@@ -18,7 +18,8 @@ use super::views::{
     SplitsView, TopicView,
 };
 use super::{AppState, live};
-use crate::domain::PoolName;
+use crate::app::LiveCommunity;
+use crate::domain::{PoolName, PoolVersion};
 use crate::select::PickContext;
 use crate::telemetry::Metrics;
 
@@ -84,7 +85,7 @@ impl EntriesQuery {
 
 /// The URL of a version's entries from `offset`, `limit` at a time: stable, whatever changes
 /// after.
-fn entries_url(
+pub(super) fn entries_url(
     community: &str,
     pool: &PoolName,
     version: u64,
@@ -109,10 +110,7 @@ pub async fn pool(
     let window = query.window()?;
     let live = live(&state, names.community())?;
     let pool = names.pool();
-    let version = live
-        .snapshot
-        .pool(pool)
-        .ok_or_else(|| Problem::new(ProblemKind::UnknownPool, format!("no pool `{pool}`")))?;
+    let version = current_pool(&live, pool)?;
     let slug = live.community.slug.as_str();
     Ok(Json(PoolView::new(pool, version, window, |offset| {
         entries_url(slug, pool, version.version, offset, window.limit)
@@ -133,12 +131,7 @@ pub async fn pool_version(
     let window = query.window()?;
     let live = live(&state, names.community())?;
     let pool = names.pool();
-    if live.snapshot.pool(pool).is_none() {
-        return Err(Problem::new(
-            ProblemKind::UnknownPool,
-            format!("no pool `{pool}`"),
-        ));
-    }
+    current_pool(&live, pool)?;
     let number = names.version();
     let version = state
         .store
@@ -154,6 +147,13 @@ pub async fn pool_version(
     Ok(Json(PoolView::new(pool, &version, window, |offset| {
         entries_url(slug, pool, number, offset, window.limit)
     })))
+}
+
+/// The pool's current version, or a 404 naming it.
+fn current_pool<'a>(live: &'a LiveCommunity, pool: &PoolName) -> Result<&'a PoolVersion, Problem> {
+    live.snapshot
+        .pool(pool)
+        .ok_or_else(|| Problem::new(ProblemKind::UnknownPool, format!("no pool `{pool}`")))
 }
 
 /// Paging of a pool's history.
@@ -184,12 +184,7 @@ pub async fn pool_history(
     let Query(query) = query.map_err(query_problem)?;
     let live = live(&state, names.community())?;
     let pool = names.pool();
-    if live.snapshot.pool(pool).is_none() {
-        return Err(Problem::new(
-            ProblemKind::UnknownPool,
-            format!("no pool `{pool}`"),
-        ));
-    }
+    current_pool(&live, pool)?;
     let limit = query.limit.unwrap_or(20);
     if !(1..=MAX_HISTORY_PAGE).contains(&limit) {
         return Err(Problem::invalid_parameter(FieldError::new(

@@ -93,6 +93,16 @@ pub(super) fn assemble(
         .collect()
 }
 
+/// The comparison, order and bound of a page of versions after `after` (exclusive), newest
+/// first when `newest_first`.
+fn version_window(after: Option<u64>, newest_first: bool) -> (&'static str, &'static str, i64) {
+    if newest_first {
+        ("<", "DESC", after.map_or(i64::MAX, |a| a as i64))
+    } else {
+        (">", "ASC", after.map_or(0, |a| a as i64))
+    }
+}
+
 /// A pool version as a long history lists it: without its entries, with their number.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionSize {
@@ -161,12 +171,7 @@ impl Store {
         limit: u32,
         newest_first: bool,
     ) -> Result<Vec<VersionSize>, StoreError> {
-        let (cmp, order) = if newest_first {
-            ("<", "DESC")
-        } else {
-            (">", "ASC")
-        };
-        let bound = after.map_or(if newest_first { i64::MAX } else { 0 }, |a| a as i64);
+        let (cmp, order, bound) = version_window(after, newest_first);
         let rows = sqlx::query(&format!(
             "SELECT v.version, v.cause, v.recorded_at_ms, \
              CAST((SELECT COUNT(*) FROM pool_entries e WHERE e.community_id = v.community_id \
@@ -207,12 +212,7 @@ impl Store {
         limit: u32,
         newest_first: bool,
     ) -> Result<Vec<PoolVersion>, StoreError> {
-        let (cmp, order) = if newest_first {
-            ("<", "DESC")
-        } else {
-            (">", "ASC")
-        };
-        let bound = after.map_or(if newest_first { i64::MAX } else { 0 }, |a| a as i64);
+        let (cmp, order, bound) = version_window(after, newest_first);
         let header_rows = sqlx::query(&format!(
             "SELECT community_id, pool, version, cause, recorded_at_ms FROM pool_versions \
              WHERE community_id = $1 AND pool = $2 AND version {cmp} $3 \

@@ -273,23 +273,13 @@ impl Store {
         Ok(set)
     }
 
-    /// The first open report (pending or submitted) in outbox order in the oracle's domain: the
-    /// relayer's next job.
+    /// The oldest open report (pending or submitted) in the oracle's domain: the first of the
+    /// chain fronts.
     pub async fn next_open_report(
         &self,
         domain: &Domain,
     ) -> Result<Option<StoredReport>, StoreError> {
-        let sql = format!(
-            "SELECT {REPORT_COLUMNS} FROM oracle_reports r LEFT JOIN communities c ON c.id = r.community_id \
-             WHERE r.status IN ('pending', 'submitted') AND r.chain_id = $1 AND r.contract = $2 \
-             ORDER BY {PLACE} LIMIT 1"
-        );
-        let row = sqlx::query(&sql)
-            .bind(domain.chain_id() as i64)
-            .bind(domain.verifying_contract().to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| decode_row(&row)).transpose()
+        Ok(self.open_chain_fronts(domain).await?.into_iter().next())
     }
 
     /// The first open report (pending or submitted) of each chain in the oracle's domain, in

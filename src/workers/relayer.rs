@@ -212,7 +212,7 @@ impl Relayer {
                     let delay = self.back_off(chain);
                     tracing::warn!(error = %e, report = row.id, %chain,
                         retry_in_ms = delay.as_millis() as u64,
-                        "relaying a report failed; its chain retries, the others go on");
+                        "relaying a report failed; retrying its chain while the others go on");
                     self.metrics.relay_retries.inc();
                 }
             }

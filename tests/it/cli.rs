@@ -268,7 +268,10 @@ fn relayer_failure_is_logged_without_the_node_url(rust_log: Option<&str>) {
     });
     let failure = loop {
         let entry = next_entry(&mut seen);
-        if entry["message"] == "relaying a report failed; retrying" {
+        if entry["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("relaying a report failed"))
+        {
             break entry;
         }
     };
@@ -292,6 +295,20 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Reads a JSON-logging service's lines until it says where it listens.
+fn listening_address(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> String {
+    loop {
+        let line = lines
+            .next()
+            .expect("the service logs until it listens")
+            .unwrap();
+        let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if entry["message"] == "listening" {
+            return entry["address"].as_str().unwrap().to_string();
+        }
     }
 }
 
@@ -331,16 +348,7 @@ fn idle_and_trickling_clients_neither_starve_the_service_nor_stop_its_shutdown()
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("the service logs until it listens")
-            .unwrap();
-        let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
-        if entry["message"] == "listening" {
-            break entry["address"].as_str().unwrap().to_string();
-        }
-    };
+    let address = listening_address(&mut lines);
     let logs = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
 
     let idle: Vec<std::net::TcpStream> = (0..80)
@@ -431,13 +439,7 @@ fn requests_the_server_cannot_parse_get_problem_details() {
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let child = KillOnDrop(child);
-    let address = loop {
-        let line = lines.next().expect("the service logs").unwrap();
-        let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
-        if entry["message"] == "listening" {
-            break entry["address"].as_str().unwrap().to_string();
-        }
-    };
+    let address = listening_address(&mut lines);
     let long_uri = format!(
         "GET /v1/communities/{} HTTP/1.1\r\nHost: test\r\n\r\n",
         "a".repeat(100_000)
