@@ -26,6 +26,7 @@ contract RevShare is EIP712 {
     /// @param wallet The normalised https wallet-address URL (payment pointer) of the entry.
     /// @param weight The entry's weight; never zero. It is chosen by `pick` with probability weight / total.
     /// @param payee Optional EVM account that `fund` credits with the entry's share; address(0) means none.
+    /// A payee must be an account that can be paid: not this contract, nor a precompile (0x01 to 0x1ff).
     struct Entry {
         string wallet;
         uint96 weight;
@@ -95,6 +96,9 @@ contract RevShare is EIP712 {
     uint256 public constant MAX_SIGNERS = 32;
     /// @notice Largest number of entries in one pool; bounds the gas of `pick` and `fund`.
     uint256 public constant MAX_ENTRIES = 128;
+    /// @notice Highest address reserved for precompiles (Ethereum's and RIP-7212's): no payee, since
+    /// nothing there can call `withdraw`.
+    uint160 public constant MAX_PRECOMPILE = 0x1ff;
     /// @dev Length of one (r, s, v) signature in the signature blob.
     uint256 private constant SIGNATURE_LENGTH = 65;
 
@@ -174,9 +178,10 @@ contract RevShare is EIP712 {
     event PayeeCredited(address indexed payee, bytes32 indexed community, bytes32 indexed pool, uint256 amount);
 
     /// @notice A payee withdrew its balance.
-    /// @param payee The account paid (indexed).
+    /// @param payee The account whose balance was paid (indexed).
+    /// @param to The account the wei went to: the payee itself, or the one it named (indexed).
     /// @param amount The wei paid.
-    event Withdrawn(address indexed payee, uint256 amount);
+    event Withdrawn(address indexed payee, address indexed to, uint256 amount);
 
     /// @notice The report's seq is not above the chain's last seq: it was already applied (replay) or superseded.
     error ReportReplayed(uint64 lastSeq, uint64 seq);
@@ -222,6 +227,12 @@ contract RevShare is EIP712 {
     error NoPayees(bytes32 community, bytes32 pool);
     /// @notice `withdraw` by an account with a zero balance.
     error NothingToWithdraw();
+    /// @notice A pool report names a payee that could never withdraw: this contract or a precompile.
+    error PayeeUnusable(uint256 index, address payee);
+    /// @notice `fund` was pinned to another entry set than the pool's: a report landed since the caller read it.
+    error StalePin(bytes32 lastDigest, bytes32 pinned);
+    /// @notice `withdrawTo` names an account that cannot be paid: address(0), this contract or a precompile.
+    error UnusableRecipient(address to);
     /// @notice The ETH transfer of a withdrawal failed; the balance is left untouched.
     error WithdrawalFailed(address payee, uint256 amount);
 
@@ -436,11 +447,15 @@ contract RevShare is EIP712 {
     /// credits each share to the payee's `balanceOf` (withdraw with `withdraw`). Entries without a payee take no
     /// part. Each share is rounded down; the remainder (less than one wei per payee) stays with the pool as dust
     /// and is added to the pool's next funding, so no wei is ever lost or created.
+    /// The call is pinned to the entry set the caller saw, by the digest of the pool's last report
+    /// (`poolHead`): ETH meant for one set of payees is never split by another that landed first.
     /// @param community The community id.
     /// @param pool The pool id.
-    function fund(bytes32 community, bytes32 pool) external payable {
+    /// @param pin The pool's last report digest as the caller read it; another one reverts `StalePin`.
+    function fund(bytes32 community, bytes32 pool, bytes32 pin) external payable {
         if (msg.value == 0) revert NothingToFund();
         Pool storage p = _pools[community][pool];
+        if (p.lastDigest != pin) revert StalePin(p.lastDigest, pin);
         Entry[] storage entries = p.entries;
         uint256 count = entries.length;
         uint256 payeeWeight;
@@ -468,15 +483,34 @@ contract RevShare is EIP712 {
     /// re-entering caller finds nothing left; if the transfer fails the whole call reverts and the balance stays.
     /// @return amount The wei paid.
     function withdraw() external returns (uint256 amount) {
-        amount = balanceOf[msg.sender];
-        if (amount == 0) revert NothingToWithdraw();
-        balanceOf[msg.sender] = 0;
-        emit Withdrawn(msg.sender, amount);
-        (bool ok,) = msg.sender.call{value: amount}("");
-        if (!ok) revert WithdrawalFailed(msg.sender, amount);
+        return _withdraw(msg.sender);
+    }
+
+    /// @notice Pays the caller's whole credited balance to `to`, for a payee that cannot receive ETH
+    /// itself (a contract without a payable fallback) or wants it elsewhere. As `withdraw` otherwise.
+    /// @param to The account to pay; not address(0), this contract or a precompile.
+    /// @return amount The wei paid.
+    function withdrawTo(address to) external returns (uint256 amount) {
+        if (!_payable(to)) revert UnusableRecipient(to);
+        return _withdraw(to);
     }
 
     // ------------------------------------------------------------------------------------------ internals
+
+    /// @dev Pays the caller's balance to `to`, zeroing it first.
+    function _withdraw(address to) private returns (uint256 amount) {
+        amount = balanceOf[msg.sender];
+        if (amount == 0) revert NothingToWithdraw();
+        balanceOf[msg.sender] = 0;
+        emit Withdrawn(msg.sender, to, amount);
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) revert WithdrawalFailed(msg.sender, amount);
+    }
+
+    /// @dev Whether `account` can be paid and can withdraw: not address(0), this contract or a precompile.
+    function _payable(address account) private view returns (bool) {
+        return uint160(account) > MAX_PRECOMPILE && account != address(this);
+    }
 
     function _checkChain(uint64 lastSeq, bytes32 lastDigest, uint64 seq, bytes32 prevHash) private pure {
         if (seq <= lastSeq) revert ReportReplayed(lastSeq, seq);
@@ -590,10 +624,12 @@ contract RevShare is EIP712 {
             uint96 weight = entry.weight;
             if (weight == 0) revert ZeroWeight(i);
             total += weight;
+            address payee = entry.payee;
+            if (payee != address(0) && !_payable(payee)) revert PayeeUnusable(i, payee);
             Entry storage slot = i < storedCount ? stored[i] : stored.push();
             slot.wallet = entry.wallet;
             slot.weight = weight;
-            slot.payee = entry.payee;
+            slot.payee = payee;
         }
         for (uint256 i = storedCount; i > count; --i) {
             stored.pop();

@@ -82,7 +82,8 @@ contract RevShareHandler is RevShareFixture {
         if (!hasPayee) return;
         amount = bound(amount, 1, 10 ether);
         vm.deal(address(this), amount);
-        revShare.fund{value: amount}(COMMUNITY, pool);
+        (, bytes32 pin) = revShare.poolHead(COMMUNITY, pool);
+        revShare.fund{value: amount}(COMMUNITY, pool, pin);
         totalFunded += amount;
     }
 

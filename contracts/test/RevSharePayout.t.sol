@@ -50,8 +50,9 @@ contract RevSharePayoutTest is RevShareFixture {
     }
 
     function fund(uint256 amount) internal {
+        (, bytes32 pin) = revShare.poolHead(COMMUNITY, POOL);
         vm.prank(FUNDER);
-        revShare.fund{value: amount}(COMMUNITY, POOL);
+        revShare.fund{value: amount}(COMMUNITY, POOL, pin);
     }
 
     function test_fundSplitsByWeightAmongPayeesOnly() public {
@@ -65,9 +66,9 @@ contract RevSharePayoutTest is RevShareFixture {
 
     function test_fundKeepsRoundingDustForTheNextFunding() public {
         RevShare.Entry[] memory entries = new RevShare.Entry[](3);
-        entries[0] = RevShare.Entry("https://ilp.example.com/a", 1, address(0xA));
-        entries[1] = RevShare.Entry("https://ilp.example.com/b", 1, address(0xB));
-        entries[2] = RevShare.Entry("https://ilp.example.com/c", 1, address(0xC));
+        entries[0] = RevShare.Entry("https://ilp.example.com/a", 1, address(0xA000));
+        entries[1] = RevShare.Entry("https://ilp.example.com/b", 1, address(0xB000));
+        entries[2] = RevShare.Entry("https://ilp.example.com/c", 1, address(0xC000));
         publish(entries);
         fund(10);
         (, uint256 dust) = revShare.poolTotals(COMMUNITY, POOL);
@@ -75,9 +76,9 @@ contract RevSharePayoutTest is RevShareFixture {
         fund(2);
         (, dust) = revShare.poolTotals(COMMUNITY, POOL);
         assertEq(dust, 0, "dust after 2 more wei");
-        assertEq(revShare.balanceOf(address(0xA)), 4, "a");
-        assertEq(revShare.balanceOf(address(0xB)), 4, "b");
-        assertEq(revShare.balanceOf(address(0xC)), 4, "c");
+        assertEq(revShare.balanceOf(address(0xA000)), 4, "a");
+        assertEq(revShare.balanceOf(address(0xB000)), 4, "b");
+        assertEq(revShare.balanceOf(address(0xC000)), 4, "c");
     }
 
     function test_fundRevertsOnPoolWithoutPayees() public {
@@ -85,21 +86,79 @@ contract RevSharePayoutTest is RevShareFixture {
         entries[0].payee = address(0);
         entries[2].payee = address(0);
         publish(entries);
+        (, bytes32 pin) = revShare.poolHead(COMMUNITY, POOL);
         vm.prank(FUNDER);
         vm.expectRevert(abi.encodeWithSelector(RevShare.NoPayees.selector, COMMUNITY, POOL));
-        revShare.fund{value: 1 ether}(COMMUNITY, POOL);
+        revShare.fund{value: 1 ether}(COMMUNITY, POOL, pin);
     }
 
     function test_fundRevertsOnUnknownPool() public {
         vm.prank(FUNDER);
         vm.expectRevert(abi.encodeWithSelector(RevShare.NoPayees.selector, COMMUNITY, POOL));
-        revShare.fund{value: 1 ether}(COMMUNITY, POOL);
+        revShare.fund{value: 1 ether}(COMMUNITY, POOL, bytes32(0));
     }
 
     function test_fundRevertsWithoutValue() public {
         publish(sampleEntries());
+        (, bytes32 pin) = revShare.poolHead(COMMUNITY, POOL);
         vm.expectRevert(RevShare.NothingToFund.selector);
-        revShare.fund(COMMUNITY, POOL);
+        revShare.fund(COMMUNITY, POOL, pin);
+    }
+
+    function test_fundPinnedToAnEarlierEntrySetReverts() public {
+        publish(sampleEntries());
+        (, bytes32 seen) = revShare.poolHead(COMMUNITY, POOL);
+        RevShare.Entry[] memory redirected = sampleEntries();
+        redirected[0].payee = address(0xBAD);
+        publish(redirected);
+        (, bytes32 last) = revShare.poolHead(COMMUNITY, POOL);
+        vm.prank(FUNDER);
+        vm.expectRevert(abi.encodeWithSelector(RevShare.StalePin.selector, last, seen));
+        revShare.fund{value: 1 ether}(COMMUNITY, POOL, seen);
+        assertEq(address(revShare).balance, 0, "nothing was split by the set that landed first");
+    }
+
+    function test_aPayeeThatCouldNeverWithdrawIsRefused() public {
+        address[3] memory unusable = [address(revShare), address(0x4), address(0x1ff)];
+        for (uint256 i; i < unusable.length; ++i) {
+            RevShare.Entry[] memory entries = sampleEntries();
+            entries[2].payee = unusable[i];
+            RevShare.PoolReport memory report = poolReport(COMMUNITY, POOL, 1, bytes32(0), entries);
+            bytes memory sigs = signSorted(keys, digestOf(report));
+            vm.expectRevert(abi.encodeWithSelector(RevShare.PayeeUnusable.selector, uint256(2), unusable[i]));
+            revShare.submitPoolReport(report, sigs);
+        }
+        (uint64 version,) = revShare.poolHead(COMMUNITY, POOL);
+        assertEq(version, 0, "no report landed");
+    }
+
+    function test_withdrawToPaysAnotherAddress() public {
+        RefusingPayee payee = new RefusingPayee();
+        RevShare.Entry[] memory entries = sampleEntries();
+        entries[0].payee = address(payee);
+        publish(entries);
+        fund(7 ether);
+        address wallet = address(0xB0B0);
+        vm.expectEmit(address(revShare));
+        emit RevShare.Withdrawn(address(payee), wallet, 5 ether);
+        vm.prank(address(payee));
+        uint256 paid = revShare.withdrawTo(wallet);
+        assertEq(paid, 5 ether, "paid");
+        assertEq(wallet.balance, 5 ether, "the named account got the ETH");
+        assertEq(revShare.balanceOf(address(payee)), 0, "the payee's balance is spent");
+    }
+
+    function test_withdrawToAnAccountThatCannotBePaidReverts() public {
+        publish(sampleEntries());
+        fund(7 ether);
+        address alice = address(0xA11CE);
+        address[3] memory unusable = [address(0), address(revShare), address(0x2)];
+        for (uint256 i; i < unusable.length; ++i) {
+            vm.prank(alice);
+            vm.expectRevert(abi.encodeWithSelector(RevShare.UnusableRecipient.selector, unusable[i]));
+            revShare.withdrawTo(unusable[i]);
+        }
+        assertEq(revShare.balanceOf(alice), 5 ether, "the balance is kept");
     }
 
     function test_withdrawPaysTheBalanceOnceAndZeroesIt() public {

@@ -285,6 +285,7 @@ mod tests {
     fn other_events_of_the_contract_are_skipped() {
         let withdrawn = RevShare::Withdrawn {
             payee: Address::repeat_byte(2),
+            to: Address::repeat_byte(3),
             amount: U256::from(1),
         }
         .encode_log_data();
