@@ -408,6 +408,83 @@ contract RevShareReportsTest is RevShareFixture {
         new RevShare(twice, 1);
     }
 
+    // ------------------------------------------------------------------ refused: replay across chains and kinds
+
+    function test_poolSignaturesReplayedOnAnotherPoolAreRefused() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(report));
+        report.pool = keccak256("another pool");
+        bytes32 other = digestOf(report);
+        vm.expectRevert(abi.encodeWithSelector(RevShare.UnknownSigner.selector, recoverOf(sigs, other)));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    function test_poolSignaturesReplayedAsASignerReportAreRefused() public {
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(firstPoolReport()));
+        RevShare.SignerReport memory rotation = signerReport(1, bytes32(0), addressesOf(keyRange(50, 3)), 2);
+        vm.expectRevert(abi.encodeWithSelector(RevShare.UnknownSigner.selector, recoverOf(sigs, digestOf(rotation))));
+        revShare.submitSignerReport(rotation, sigs);
+        (uint64 seq,) = revShare.signerHead();
+        assertEq(seq, 0, "no rotation");
+    }
+
+    // ------------------------------------------------------------------ refused: the signer chain
+
+    function test_rotationSignedByTheProposedNewSetIsRefused() public {
+        uint256[] memory next = keyRange(50, 3);
+        RevShare.SignerReport memory rotation = signerReport(1, bytes32(0), addressesOf(next), 2);
+        bytes32 digest = digestOf(rotation);
+        bytes memory sigs = signSorted(next, digest);
+        vm.expectRevert(abi.encodeWithSelector(RevShare.UnknownSigner.selector, recoverOf(sigs, digest)));
+        revShare.submitSignerReport(rotation, sigs);
+    }
+
+    function test_aRotatedOutSetCannotRotateAgain() public {
+        uint256[] memory next = keyRange(50, 3);
+        bytes32 first = submit(signerReport(1, bytes32(0), addressesOf(next), 2), firstKeys(keys, 3));
+        RevShare.SignerReport memory back = signerReport(2, first, addressesOf(keys), 3);
+        bytes32 digest = digestOf(back);
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digest);
+        vm.expectRevert(abi.encodeWithSelector(RevShare.SignerRotatedOut.selector, recoverOf(sigs, digest), uint64(1)));
+        revShare.submitSignerReport(back, sigs);
+    }
+
+    function test_aReplayedRotationIsRefused() public {
+        RevShare.SignerReport memory rotation = signerReport(1, bytes32(0), addressesOf(keyRange(50, 3)), 2);
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(rotation));
+        revShare.submitSignerReport(rotation, sigs);
+        vm.expectRevert(abi.encodeWithSelector(RevShare.ReportReplayed.selector, uint64(1), uint64(1)));
+        revShare.submitSignerReport(rotation, sigs);
+    }
+
+    function test_aRotationWithTheWrongPreviousHashIsRefused() public {
+        bytes32 first = submit(signerReport(1, bytes32(0), addressesOf(keyRange(50, 3)), 2), firstKeys(keys, 3));
+        bytes32 wrong = keccak256("not the previous rotation");
+        RevShare.SignerReport memory rotation = signerReport(2, wrong, addressesOf(keyRange(60, 3)), 2);
+        bytes memory sigs = signSorted(keyRange(50, 2), digestOf(rotation));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.PrevHashMismatch.selector, first, wrong));
+        revShare.submitSignerReport(rotation, sigs);
+    }
+
+    function test_anExpiredRotationIsRefused() public {
+        RevShare.SignerReport memory rotation = signerReport(1, bytes32(0), addressesOf(keyRange(50, 3)), 2);
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(rotation));
+        vm.warp(uint256(rotation.validUntil) + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                RevShare.ReportExpired.selector, rotation.validUntil, uint256(rotation.validUntil) + 1
+            )
+        );
+        revShare.submitSignerReport(rotation, sigs);
+    }
+
+    function test_aRotationWithTooFewSignaturesIsRefused() public {
+        RevShare.SignerReport memory rotation = signerReport(1, bytes32(0), addressesOf(keyRange(50, 3)), 2);
+        bytes memory sigs = signSorted(firstKeys(keys, 2), digestOf(rotation));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.TooFewSignatures.selector, uint256(2), uint256(3)));
+        revShare.submitSignerReport(rotation, sigs);
+    }
+
     function expectRotationRevert(address[] memory next, uint8 threshold, bytes memory expected) internal {
         RevShare.SignerReport memory rotation = signerReport(1, bytes32(0), next, threshold);
         bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(rotation));
