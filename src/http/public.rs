@@ -106,9 +106,7 @@ pub async fn pool(
     names: PathNames,
     query: Result<Query<EntriesQuery>, QueryRejection>,
 ) -> Result<Json<PoolView>, Problem> {
-    let Query(query) = query.map_err(query_problem)?;
-    let window = query.window()?;
-    let live = live(&state, names.community())?;
+    let (live, window) = known_pool_window(&state, &names, query)?;
     let pool = names.pool();
     let version = current_pool(&live, pool)?;
     let slug = live.community.slug.as_str();
@@ -127,11 +125,8 @@ pub async fn pool_version(
     names: PathNames,
     query: Result<Query<EntriesQuery>, QueryRejection>,
 ) -> Result<Json<PoolView>, Problem> {
-    let Query(query) = query.map_err(query_problem)?;
-    let window = query.window()?;
-    let live = live(&state, names.community())?;
+    let (live, window) = known_pool_window(&state, &names, query)?;
     let pool = names.pool();
-    current_pool(&live, pool)?;
     let number = names.version();
     let version = state
         .store
@@ -147,6 +142,19 @@ pub async fn pool_version(
     Ok(Json(PoolView::new(pool, &version, window, |offset| {
         entries_url(slug, pool, number, offset, window.limit)
     })))
+}
+
+/// The community of a route naming an existing pool, and the window of entries its query asks for.
+fn known_pool_window(
+    state: &AppState,
+    names: &PathNames,
+    query: Result<Query<EntriesQuery>, QueryRejection>,
+) -> Result<(std::sync::Arc<LiveCommunity>, EntryWindow), Problem> {
+    let Query(query) = query.map_err(query_problem)?;
+    let window = query.window()?;
+    let live = live(state, names.community())?;
+    current_pool(&live, names.pool())?;
+    Ok((live, window))
 }
 
 /// The pool's current version, or a 404 naming it.

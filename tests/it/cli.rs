@@ -127,17 +127,24 @@ fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
     }
 }
 
+/// `serve` in `dir` on a free loopback port, logging JSON to a piped stderr at its configured level.
+fn serve_command(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .arg("serve")
+        .current_dir(dir)
+        .env("REVSHARE_LISTEN", "127.0.0.1:0")
+        .env("REVSHARE_LOG__FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped());
+    command
+}
+
 #[test]
 fn serve_runs_on_defaults_logs_json_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("REVSHARE_LISTEN", "127.0.0.1:0")
-        .env("REVSHARE_LOG__FORMAT", "json")
+    let mut child = serve_command(dir.path())
         .env("REVSHARE_ADMIN_TOKEN", "hunter2-admin-token")
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
@@ -427,14 +434,8 @@ fn last_answer(raw: &str) -> (String, String, serde_json::Value) {
 #[test]
 fn requests_the_server_cannot_parse_get_problem_details() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("REVSHARE_LISTEN", "127.0.0.1:0")
-        .env("REVSHARE_LOG__FORMAT", "json")
+    let mut child = serve_command(dir.path())
         .env("REVSHARE_ORACLE__ENABLED", "false")
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
