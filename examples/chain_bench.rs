@@ -119,7 +119,7 @@ async fn main() {
 
     let reports = verdict.pool_reports as f64;
     println!(
-        "| audit: read logs, calldata and views | {read:.2} s, {:.0} reports/s |",
+        "| audit: read logs and views | {read:.2} s, {:.0} reports/s |",
         reports / read
     );
     println!(

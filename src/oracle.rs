@@ -49,6 +49,19 @@ pub enum OracleError {
     },
 }
 
+impl OracleError {
+    /// Whether the change is larger than one report may carry: it can never be signed, however
+    /// often it is tried, so the caller refuses it rather than retrying.
+    pub fn refuses_size(&self) -> bool {
+        matches!(
+            self,
+            OracleError::Report(
+                ReportError::TooManyEntries { .. } | ReportError::WalletBytes { .. }
+            )
+        )
+    }
+}
+
 /// What an admin's bootstrap of a pool commits to, hashed into the report's `decisionHash`. A
 /// decision of the policy engine commits to its own evidence instead.
 #[derive(Serialize)]

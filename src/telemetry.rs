@@ -68,11 +68,13 @@ pub struct Metrics {
     pub snapshot_swaps: Counter,
     /// Oracle reports the relayer saw applied on chain.
     pub reports_applied: Counter,
-    /// Oracle reports refused for good (local verification or the contract).
+    /// Oracle reports the chain can never accept, refused for good (local verification, the
+    /// contract's refusal, or more gas than a transaction may use).
     pub reports_refused: Counter,
     /// Relayer steps that failed and were retried (node unreachable, say).
     pub relay_retries: Counter,
-    /// Oracle reports re-issued with a fresh window because they expired before they landed.
+    /// Oracle reports re-signed before they landed: expired, stranded by a rotation, or after a
+    /// refused report of their chain.
     pub reports_reissued: Counter,
     /// Pools where the chain diverges from what this oracle signed, at the last reconciliation.
     pub reconciliation_divergences: Gauge,
@@ -153,7 +155,7 @@ impl Default for Metrics {
         );
         registry.register(
             "oracle_reports_refused",
-            "Oracle reports refused for good and never sent",
+            "Oracle reports the chain can never accept, refused for good and never sent",
             reports_refused.clone(),
         );
         registry.register(
@@ -163,7 +165,7 @@ impl Default for Metrics {
         );
         registry.register(
             "oracle_reports_reissued",
-            "Oracle reports re-signed with a fresh window after they expired unsent",
+            "Oracle reports re-signed before they landed (expired, stranded by a rotation, or after a refused report)",
             reports_reissued.clone(),
         );
         registry.register(

@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SignerSetCode} from "./SignerSetCode.sol";
 
 /// @title RevShare
 /// @notice Verifies and applies the signed, hash-chained oracle reports of revshare-oracle. A pool report replaces
 /// the weighted entries of one (community, pool); a signer report rotates the oracle's signer set. Every accepted
-/// report is emitted in full, so an auditor can rebuild and re-verify the whole history from this contract's logs.
+/// report is emitted in full with its signatures, so an auditor can rebuild and re-verify the whole history from
+/// this contract's logs alone, whoever submitted it (an account, a Safe, a wrapper contract).
+///
+/// Storage keeps one commitment per pool instead of its entries: a Merkle root over the entries with their
+/// cumulative weights (see `leafOf`). `pick` takes the chosen entry with its proof, and payees claim their share
+/// of what was funded with a proof, as Merkle distributors do. The entries themselves are in the event.
 /// @dev Reports are EIP-712 typed data in the domain {name: "RevShareOracle", version: "1", chainId, verifyingContract}:
 ///
 ///     Entry(string wallet,uint96 weight,address payee)
@@ -21,11 +27,17 @@ import {SignerSetCode} from "./SignerSetCode.sol";
 ///
 /// Signatures are passed as one `bytes` blob: 65 bytes (r, s, v) per signature, ordered by strictly increasing
 /// signer address. There is no owner: only reports signed by the current signer set change anything.
+///
+/// The entry tree: leaf i is keccak256(keccak256(abi.encode(entryHash_i, before_i))), where entryHash_i is the
+/// entry's EIP-712 hashStruct and before_i the sum of the weights of the entries ahead of it. Each level pairs
+/// neighbours left to right with OpenZeppelin's commutative keccak256 (the smaller hash first); an odd last node
+/// rises unchanged. The root of one leaf is the leaf; of no entries, zero.
 contract RevShare is EIP712 {
     /// @notice One weighted share of a pool.
     /// @param wallet The normalised https wallet-address URL (payment pointer) of the entry.
     /// @param weight The entry's weight; never zero. It is chosen by `pick` with probability weight / total.
-    /// @param payee Optional EVM account that `fund` credits with the entry's share; address(0) means none.
+    /// @param payee Optional EVM account that `claim` credits with the entry's share of what was funded; address(0)
+    /// means none.
     /// A payee must be an account that can be paid: not this contract, nor a precompile (0x01 to 0x1ff).
     struct Entry {
         string wallet;
@@ -75,13 +87,33 @@ contract RevShare is EIP712 {
         uint64 validUntil;
     }
 
-    /// @dev Everything the contract keeps about one (community, pool).
+    /// @notice An entry as the tree commits to it, to prove it to `pick` or `claim`.
+    /// @param walletHash keccak256 of the entry's wallet (its UTF-8 bytes).
+    /// @param weight The entry's weight.
+    /// @param payee The entry's payee; address(0) for none.
+    /// @param before The sum of the weights of the entries ahead of it in its report.
+    struct EntryLeaf {
+        bytes32 walletHash;
+        uint96 weight;
+        address payee;
+        uint256 before;
+    }
+
+    /// @dev Everything the contract keeps about one (community, pool): three slots, rewritten by each report.
     struct Pool {
         uint64 version;
-        uint128 totalWeight;
+        uint96 totalWeight;
+        uint96 payeeWeight;
         bytes32 lastDigest;
-        uint256 dust;
-        Entry[] entries;
+        bytes32 root;
+    }
+
+    /// @dev What was funded to one entry set (keyed by its report's digest): its root and payee weight, copied
+    /// from the pool by the first `fund` pinned to it, and the wei funded to it so far.
+    struct Round {
+        bytes32 root;
+        uint96 payeeWeight;
+        uint160 funded;
     }
 
     bytes32 private constant ENTRY_TYPEHASH = keccak256("Entry(string wallet,uint96 weight,address payee)");
@@ -94,11 +126,17 @@ contract RevShare is EIP712 {
 
     /// @notice Largest signer set; signer indices must fit the 32-bit bitmap emitted with each report.
     uint256 public constant MAX_SIGNERS = 32;
-    /// @notice Largest number of entries in one pool; bounds the gas of `pick` and `fund`.
-    uint256 public constant MAX_ENTRIES = 128;
+    /// @notice Largest number of entries in one pool report. With MAX_WALLET_BYTES it bounds a report's whole
+    /// transaction below 8,000,000 gas, so every report the oracle signs can land.
+    uint256 public constant MAX_ENTRIES = 1000;
+    /// @notice Largest sum of the wallets' lengths in one pool report, each wallet's UTF-8 length rounded up
+    /// to a multiple of 32 bytes (the words it takes in calldata and in the event, which is what costs gas).
+    uint256 public constant MAX_WALLET_BYTES = 64_000;
     /// @notice Highest address reserved for precompiles (Ethereum's and RIP-7212's): no payee, since
     /// nothing there can call `withdraw`.
     uint160 public constant MAX_PRECOMPILE = 0x1ff;
+    /// @dev Half the secp256k1 group order: a signature with a higher s is the malleable twin of a low-s one.
+    uint256 private constant HALF_CURVE_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
     /// @dev Length of one (r, s, v) signature in the signature blob.
     uint256 private constant SIGNATURE_LENGTH = 65;
 
@@ -122,8 +160,12 @@ contract RevShare is EIP712 {
     mapping(address signer => uint256 epoch) private _signerEpochs;
 
     mapping(bytes32 community => mapping(bytes32 pool => Pool)) private _pools;
+    mapping(bytes32 digest => Round) private _rounds;
 
-    /// @notice Wei credited to each payee by `fund` and not yet withdrawn.
+    /// @notice Wei of a round already credited to an entry by `claim`, by the round's digest and the entry's leaf.
+    mapping(bytes32 digest => mapping(bytes32 leaf => uint256 amount)) public claimed;
+
+    /// @notice Wei credited to each payee by `claim` and not yet withdrawn.
     mapping(address payee => uint256 amount) public balanceOf;
 
     /// @notice A pool report was verified and applied.
@@ -133,7 +175,9 @@ contract RevShare is EIP712 {
     /// @param digest The report's EIP-712 digest, which the next report of the pool must carry as prevHash.
     /// @param signerEpoch The epoch of the signer set that signed it (see `SignerSetRotated`).
     /// @param signerBitmap Bit i is set iff signer i of that epoch's set signed the report.
+    /// @param root The root of the report's entry tree, now the pool's commitment.
     /// @param report The report exactly as signed, so its digest can be recomputed from this log alone.
+    /// @param signatures The signatures as submitted, so they can be verified from this log alone.
     event PoolReportApplied(
         bytes32 indexed community,
         bytes32 indexed pool,
@@ -141,7 +185,9 @@ contract RevShare is EIP712 {
         bytes32 digest,
         uint64 signerEpoch,
         uint256 signerBitmap,
-        PoolReport report
+        bytes32 root,
+        PoolReport report,
+        bytes signatures
     );
 
     /// @notice The signer set changed: at deployment (seq 0, zero digest, empty report fields) or by a signer report.
@@ -150,32 +196,31 @@ contract RevShare is EIP712 {
     /// @param digest The signer report's EIP-712 digest; zero for the deployment's set.
     /// @param signerBitmap Bit i is set iff signer i of the previous epoch's set signed the report.
     /// @param report The signer report exactly as signed (for the deployment: signers and threshold only).
+    /// @param signatures The signatures as submitted; empty for the deployment.
     event SignerSetRotated(
-        uint64 indexed epoch, uint64 indexed seq, bytes32 digest, uint256 signerBitmap, SignerReport report
+        uint64 indexed epoch,
+        uint64 indexed seq,
+        bytes32 digest,
+        uint256 signerBitmap,
+        SignerReport report,
+        bytes signatures
     );
 
-    /// @notice ETH sent to a pool was split among its payees.
+    /// @notice ETH was funded to a pool's entry set, to be claimed by its payees.
     /// @param community The pool's community id (indexed).
     /// @param pool The pool id (indexed).
     /// @param funder Who sent the ETH (indexed).
+    /// @param digest The digest of the report whose entries share it (the round).
     /// @param amount The wei sent with this call.
-    /// @param credited The wei credited to payees by this call (this call's amount plus earlier dust, less new dust).
-    /// @param dust The rounding remainder kept by the pool for its next funding.
     event PoolFunded(
-        bytes32 indexed community,
-        bytes32 indexed pool,
-        address indexed funder,
-        uint256 amount,
-        uint256 credited,
-        uint256 dust
+        bytes32 indexed community, bytes32 indexed pool, address indexed funder, bytes32 digest, uint256 amount
     );
 
-    /// @notice A payee was credited by `fund`.
+    /// @notice A payee was credited its share of a round by `claim`.
     /// @param payee The credited account (indexed).
-    /// @param community The funded pool's community id (indexed).
-    /// @param pool The funded pool id (indexed).
+    /// @param digest The round: the digest of the report whose entry it proved (indexed).
     /// @param amount The wei credited.
-    event PayeeCredited(address indexed payee, bytes32 indexed community, bytes32 indexed pool, uint256 amount);
+    event PayeeCredited(address indexed payee, bytes32 indexed digest, uint256 amount);
 
     /// @notice A payee withdrew its balance.
     /// @param payee The account whose balance was paid (indexed).
@@ -217,6 +262,10 @@ contract RevShare is EIP712 {
     error ZeroSigner(uint256 index);
     /// @notice A pool report has more than MAX_ENTRIES entries.
     error TooManyEntries(uint256 count);
+    /// @notice A pool report's wallets, each rounded up to 32 bytes, are longer than MAX_WALLET_BYTES together.
+    error WalletBytesOverLimit(uint256 walletBytes);
+    /// @notice A pool report's weights add up to more than a uint96.
+    error TotalWeightOverflow(uint256 totalWeight);
     /// @notice A pool report has an entry of weight 0.
     error ZeroWeight(uint256 index);
     /// @notice `pick` on a pool without entries.
@@ -225,6 +274,16 @@ contract RevShare is EIP712 {
     error NothingToFund();
     /// @notice `fund` on a pool none of whose entries has a payee.
     error NoPayees(bytes32 community, bytes32 pool);
+    /// @notice `claim` on a round nobody funded.
+    error NothingFunded(bytes32 digest);
+    /// @notice The proof does not lead from the entry's leaf to the root it must be in.
+    error InvalidProof(bytes32 leaf);
+    /// @notice `claim` for an entry without a payee.
+    error NoPayee(bytes32 leaf);
+    /// @notice `claim` when the entry's whole share of the round has been credited.
+    error NothingToClaim(bytes32 leaf);
+    /// @notice `pick` given an entry whose weight range does not hold the seed's target.
+    error NotPicked(uint256 target, uint256 before, uint256 weight);
     /// @notice `withdraw` by an account with a zero balance.
     error NothingToWithdraw();
     /// @notice A pool report names a payee that could never withdraw: this contract or a precompile.
@@ -254,17 +313,19 @@ contract RevShare is EIP712 {
                 observedAt: 0,
                 validFrom: 0,
                 validUntil: 0
-            })
+            }),
+            ""
         );
     }
 
     // ------------------------------------------------------------------------------------------ reports
 
-    /// @notice Verifies a pool report and, if it holds, replaces the pool's entries.
+    /// @notice Verifies a pool report and, if it holds, replaces the pool's commitment to its entries.
     /// @dev Reverts unless: seq is the pool's version + 1, prevHash is the pool's last digest, validFrom <=
-    /// block.timestamp <= validUntil, every entry has a non-zero weight, there are at most MAX_ENTRIES entries, and
-    /// the signatures are at least `threshold` valid signatures of distinct members of the current signer set,
-    /// ordered by increasing signer address. A report signed for another chain or contract has another digest, so
+    /// block.timestamp <= validUntil, every entry has a non-zero weight and a usable payee (or none), there are at
+    /// most MAX_ENTRIES entries with at most MAX_WALLET_BYTES of wallets, and the signatures are at least
+    /// `threshold` valid signatures of distinct members of the current signer set, ordered by increasing signer
+    /// address. A report signed for another chain or contract has another digest, so
     /// its signatures recover to addresses outside the set and it fails with `UnknownSigner`.
     /// @param report The report, exactly as signed.
     /// @param signatures Concatenated 65-byte (r, s, v) signatures over the report's EIP-712 digest.
@@ -273,13 +334,25 @@ contract RevShare is EIP712 {
         Pool storage pool = _pools[report.community][report.pool];
         _checkChain(pool.version, pool.lastDigest, report.seq, report.prevHash);
         _checkWindow(report.validFrom, report.validUntil);
-        digest = hashPoolReport(report);
+        bytes32 root;
+        {
+            (bytes32[] memory entryHashes, bytes32[] memory leaves, uint256 totalWeight, uint256 payeeWeight) =
+                _checkEntries(report.entries);
+            digest = _hashPoolReport(report, entryHashes);
+            root = _rootOf(leaves);
+            // casting to 'uint96' is safe because _checkEntries bounds both sums by type(uint96).max
+            // forge-lint: disable-next-line(unsafe-typecast)
+            pool.totalWeight = uint96(totalWeight);
+            // forge-lint: disable-next-line(unsafe-typecast)
+            pool.payeeWeight = uint96(payeeWeight);
+        }
         (uint64 epoch, uint256 bitmap) = _verifySignatures(digest, signatures);
-
         pool.version = report.seq;
         pool.lastDigest = digest;
-        _storeEntries(pool, report.entries);
-        emit PoolReportApplied(report.community, report.pool, report.seq, digest, epoch, bitmap, report);
+        pool.root = root;
+        emit PoolReportApplied(
+            report.community, report.pool, report.seq, digest, epoch, bitmap, root, report, signatures
+        );
     }
 
     /// @notice Verifies a signer report and, if it holds, replaces the signer set with a new epoch. The old set
@@ -302,7 +375,7 @@ contract RevShare is EIP712 {
         _signerSeq = report.seq;
         _signerLastDigest = digest;
         uint64 epoch = _installSigners(report.signers, report.threshold);
-        emit SignerSetRotated(epoch, report.seq, digest, bitmap, report);
+        emit SignerSetRotated(epoch, report.seq, digest, bitmap, report, signatures);
     }
 
     // ------------------------------------------------------------------------------------------ hashing
@@ -315,9 +388,20 @@ contract RevShare is EIP712 {
         bytes32[] memory entryHashes = new bytes32[](entries.length);
         for (uint256 i; i < entries.length; ++i) {
             Entry calldata entry = entries[i];
-            entryHashes[i] =
-                keccak256(abi.encode(ENTRY_TYPEHASH, keccak256(bytes(entry.wallet)), entry.weight, entry.payee));
+            entryHashes[i] = _entryHash(keccak256(bytes(entry.wallet)), entry.weight, entry.payee);
         }
+        return _hashPoolReport(report, entryHashes);
+    }
+
+    /// @notice The leaf of an entry in its pool's entry tree (see the contract's notes).
+    /// @param leaf The entry as the tree commits to it.
+    /// @return The leaf hash, which `claimed` is keyed by.
+    function leafOf(EntryLeaf calldata leaf) public pure returns (bytes32) {
+        return _leaf(_entryHash(leaf.walletHash, leaf.weight, leaf.payee), leaf.before);
+    }
+
+    /// @dev The digest of `report` given the EIP-712 hashStruct of each of its entries.
+    function _hashPoolReport(PoolReport calldata report, bytes32[] memory entryHashes) private view returns (bytes32) {
         return _hashTypedDataV4(
             keccak256(
                 abi.encode(
@@ -375,22 +459,30 @@ contract RevShare is EIP712 {
         return (p.version, p.lastDigest);
     }
 
-    /// @notice The pool's current entries, in selection order.
+    /// @notice The pool's commitment to its current entries (their tree's root) and its weights. The entries
+    /// themselves are in the `PoolReportApplied` log of the report whose digest `poolHead` returns.
     /// @param community The community id.
     /// @param pool The pool id.
-    /// @return The entries.
-    function poolEntries(bytes32 community, bytes32 pool) external view returns (Entry[] memory) {
-        return _pools[community][pool].entries;
+    /// @return root The root of the entry tree; zero for a pool without entries.
+    /// @return totalWeight Sum of the weights of the pool's entries.
+    /// @return payeeWeight Sum of the weights of its entries that have a payee.
+    function poolCommitment(bytes32 community, bytes32 pool)
+        external
+        view
+        returns (bytes32 root, uint256 totalWeight, uint256 payeeWeight)
+    {
+        Pool storage p = _pools[community][pool];
+        return (p.root, p.totalWeight, p.payeeWeight);
     }
 
-    /// @notice The pool's total weight and the funding dust it keeps for its next funding.
-    /// @param community The community id.
-    /// @param pool The pool id.
-    /// @return totalWeight Sum of the weights of the pool's entries.
-    /// @return dust Wei left over by rounding in earlier `fund` calls.
-    function poolTotals(bytes32 community, bytes32 pool) external view returns (uint256 totalWeight, uint256 dust) {
-        Pool storage p = _pools[community][pool];
-        return (p.totalWeight, p.dust);
+    /// @notice What was funded to the entry set of the report with `digest`.
+    /// @param digest The report's digest.
+    /// @return root Its entry tree's root; zero if nobody funded it.
+    /// @return payeeWeight The weight its funds are split by.
+    /// @return funded The wei funded to it so far.
+    function round(bytes32 digest) external view returns (bytes32 root, uint256 payeeWeight, uint256 funded) {
+        Round storage r = _rounds[digest];
+        return (r.root, r.payeeWeight, r.funded);
     }
 
     /// @notice The current signer set, its threshold and its epoch.
@@ -410,8 +502,21 @@ contract RevShare is EIP712 {
         return (_signerSeq, _signerLastDigest);
     }
 
-    /// @notice Picks one entry of a pool with probability weight / totalWeight, exactly: the entry whose cumulative
-    /// weight range [sum of earlier weights, sum including its own) contains `seed % totalWeight`.
+    /// @notice The target of a pick: `seed % totalWeight`. The entry picked is the one whose weight range
+    /// [before, before + weight) holds it; find it in the pool's last `PoolReportApplied` log and pass it to `pick`.
+    /// @param community The community id.
+    /// @param pool The pool id.
+    /// @param seed A caller-supplied, uniformly random number (see `pick`).
+    /// @return target The point in [0, totalWeight) that picks an entry.
+    function pickTarget(bytes32 community, bytes32 pool, uint256 seed) public view returns (uint256 target) {
+        uint256 total = _pools[community][pool].totalWeight;
+        if (total == 0) revert EmptyPool(community, pool);
+        return seed % total;
+    }
+
+    /// @notice Checks a pick: that `leaf` is an entry of the pool's current set and is the one picked by `seed`,
+    /// with probability weight / totalWeight exactly: the entry whose range [before, before + weight) holds
+    /// `seed % totalWeight`.
     /// @dev The seed must come from the caller because this contract has no safe source of randomness. blockhash
     /// and block.prevrandao are known to, and can be biased by, the block's proposer (who may withhold a block or
     /// choose which transactions to include), and are visible to anyone simulating the call before it lands. On-chain
@@ -422,31 +527,27 @@ contract RevShare is EIP712 {
     /// @param community The community id.
     /// @param pool The pool id.
     /// @param seed A caller-supplied, uniformly random number.
-    /// @return index The picked entry's index in `poolEntries`.
-    /// @return entry The picked entry.
-    function pick(bytes32 community, bytes32 pool, uint256 seed)
+    /// @param leaf The picked entry, as the tree commits to it.
+    /// @param proof The leaf's Merkle proof, bottom-up.
+    /// @return payee The picked entry's payee (address(0) for none).
+    /// @return walletHash keccak256 of the picked entry's wallet.
+    function pick(bytes32 community, bytes32 pool, uint256 seed, EntryLeaf calldata leaf, bytes32[] calldata proof)
         external
         view
-        returns (uint256 index, Entry memory entry)
+        returns (address payee, bytes32 walletHash)
     {
-        Pool storage p = _pools[community][pool];
-        uint256 total = p.totalWeight;
-        if (total == 0) revert EmptyPool(community, pool);
-        uint256 target = seed % total;
-        Entry[] storage entries = p.entries;
-        uint256 cumulative;
-        for (index = 0;; ++index) {
-            cumulative += entries[index].weight;
-            if (target < cumulative) return (index, entries[index]);
+        uint256 target = pickTarget(community, pool, seed);
+        _prove(_pools[community][pool].root, leaf, proof);
+        if (target < leaf.before || target - leaf.before >= leaf.weight) {
+            revert NotPicked(target, leaf.before, leaf.weight);
         }
+        return (leaf.payee, leaf.walletHash);
     }
 
     // ------------------------------------------------------------------------------------------ payout
 
-    /// @notice Splits the ETH sent among the pool's entries that have a payee, in proportion to their weights, and
-    /// credits each share to the payee's `balanceOf` (withdraw with `withdraw`). Entries without a payee take no
-    /// part. Each share is rounded down; the remainder (less than one wei per payee) stays with the pool as dust
-    /// and is added to the pool's next funding, so no wei is ever lost or created.
+    /// @notice Funds the pool's current entry set with the ETH sent. Its payees claim their shares with `claim`,
+    /// each in proportion to its weight among the entries that have a payee; entries without one take no part.
     /// The call is pinned to the entry set the caller saw, by the digest of the pool's last report
     /// (`poolHead`): ETH meant for one set of payees is never split by another that landed first.
     /// @param community The community id.
@@ -456,27 +557,42 @@ contract RevShare is EIP712 {
         if (msg.value == 0) revert NothingToFund();
         Pool storage p = _pools[community][pool];
         if (p.lastDigest != pin) revert StalePin(p.lastDigest, pin);
-        Entry[] storage entries = p.entries;
-        uint256 count = entries.length;
-        uint256 payeeWeight;
-        for (uint256 i; i < count; ++i) {
-            if (entries[i].payee != address(0)) payeeWeight += entries[i].weight;
+        if (p.payeeWeight == 0) revert NoPayees(community, pool);
+        Round storage r = _rounds[pin];
+        if (r.root == bytes32(0)) {
+            r.root = p.root;
+            r.payeeWeight = p.payeeWeight;
         }
-        if (payeeWeight == 0) revert NoPayees(community, pool);
+        // casting to 'uint160' is safe because no round can hold more wei than exist (< 2^160)
+        // forge-lint: disable-next-line(unsafe-typecast)
+        r.funded = uint160(r.funded + msg.value);
+        emit PoolFunded(community, pool, msg.sender, pin, msg.value);
+    }
 
-        uint256 amount = msg.value + p.dust;
-        uint256 credited;
-        for (uint256 i; i < count; ++i) {
-            address payee = entries[i].payee;
-            if (payee == address(0)) continue;
-            uint256 share = amount * entries[i].weight / payeeWeight;
-            balanceOf[payee] += share;
-            credited += share;
-            emit PayeeCredited(payee, community, pool, share);
-        }
-        uint256 dust = amount - credited;
-        p.dust = dust;
-        emit PoolFunded(community, pool, msg.sender, msg.value, credited, dust);
+    /// @notice Credits an entry's payee with its share of a round not credited yet: funded * weight / payeeWeight,
+    /// rounded down, less what earlier claims credited. Anyone may claim for a payee; the wei goes to the payee's
+    /// `balanceOf` (withdraw with `withdraw`). The rounding leaves less than one wei per payee of each round in
+    /// the contract, never more than was funded is credited.
+    /// @param digest The round: the digest of the report whose entry set was funded.
+    /// @param leaf The entry, as that report's tree commits to it.
+    /// @param proof The leaf's Merkle proof in that tree, bottom-up.
+    /// @return amount The wei credited.
+    function claim(bytes32 digest, EntryLeaf calldata leaf, bytes32[] calldata proof)
+        external
+        returns (uint256 amount)
+    {
+        Round storage r = _rounds[digest];
+        bytes32 root = r.root;
+        if (root == bytes32(0)) revert NothingFunded(digest);
+        bytes32 leafHash = _prove(root, leaf, proof);
+        address payee = leaf.payee;
+        if (payee == address(0)) revert NoPayee(leafHash);
+        uint256 earned = uint256(r.funded) * leaf.weight / r.payeeWeight;
+        amount = earned - claimed[digest][leafHash];
+        if (amount == 0) revert NothingToClaim(leafHash);
+        claimed[digest][leafHash] = earned;
+        balanceOf[payee] += amount;
+        emit PayeeCredited(payee, digest, amount);
     }
 
     /// @notice Pays the caller its whole credited balance. The balance is zeroed before the transfer, so a
@@ -560,7 +676,7 @@ contract RevShare is EIP712 {
     }
 
     /// @dev The address that signature `i` of the blob recovers to; reverts on a high-s or unrecoverable signature.
-    function _recoverSigner(bytes32 digest, bytes calldata signatures, uint256 i) private pure returns (address) {
+    function _recoverSigner(bytes32 digest, bytes calldata signatures, uint256 i) private view returns (address) {
         bytes32 r;
         bytes32 s;
         uint8 v;
@@ -570,11 +686,21 @@ contract RevShare is EIP712 {
             s := calldataload(add(at, 32))
             v := byte(0, calldataload(add(at, 64)))
         }
-        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, v, r, s);
-        if (err != ECDSA.RecoverError.NoError) {
-            if (err == ECDSA.RecoverError.InvalidSignatureS) revert SignatureHighS(i);
-            revert SignatureInvalid(i);
+        if (uint256(s) > HALF_CURVE_ORDER) revert SignatureHighS(i);
+        address signer;
+        // The ecrecover precompile, called past the free memory pointer without allocating: it returns
+        // nothing for a v other than 27 or 28 or an r, s that recover no key.
+        assembly ("memory-safe") {
+            let at := mload(0x40)
+            mstore(at, digest)
+            mstore(add(at, 0x20), v)
+            mstore(add(at, 0x40), r)
+            mstore(add(at, 0x60), s)
+            mstore(0x00, 0)
+            pop(staticcall(gas(), 0x01, at, 0x80, 0x00, 0x20))
+            signer := mload(0x00)
         }
+        if (signer == address(0)) revert SignatureInvalid(i);
         return signer;
     }
 
@@ -612,30 +738,96 @@ contract RevShare is EIP712 {
         _signerSet = SignerSet({code: code, count: uint8(count), epoch: epoch, threshold: threshold});
     }
 
-    /// @dev Replaces the pool's entries in place (overwriting, appending, then trimming) and their total weight.
-    function _storeEntries(Pool storage pool, Entry[] calldata entries) private {
+    /// @dev The EIP-712 hashStruct of an entry, from its wallet's hash.
+    function _entryHash(bytes32 walletHash, uint96 weight, address payee) private pure returns (bytes32 hash) {
+        // keccak256(abi.encode(ENTRY_TYPEHASH, walletHash, weight, payee)), hashed past the free memory pointer
+        // without allocating, so that hashing a thousand entries does not grow memory a thousand times.
+        bytes32 typeHash = ENTRY_TYPEHASH;
+        assembly ("memory-safe") {
+            let at := mload(0x40)
+            mstore(at, typeHash)
+            mstore(add(at, 0x20), walletHash)
+            mstore(add(at, 0x40), and(weight, 0xffffffffffffffffffffffff))
+            mstore(add(at, 0x60), and(payee, 0xffffffffffffffffffffffffffffffffffffffff))
+            hash := keccak256(at, 0x80)
+        }
+    }
+
+    /// @dev keccak256 of calldata bytes, copied past the free memory pointer without allocating.
+    function _calldataHash(bytes calldata data) private pure returns (bytes32 hash) {
+        assembly ("memory-safe") {
+            let at := mload(0x40)
+            calldatacopy(at, data.offset, data.length)
+            hash := keccak256(at, data.length)
+        }
+    }
+
+    /// @dev An entry's leaf: hashed twice, so that no inner node (a hash of 64 bytes) is also a leaf.
+    function _leaf(bytes32 entryHash, uint256 before) private pure returns (bytes32 leaf) {
+        // keccak256(bytes.concat(keccak256(abi.encode(entryHash, before)))), in the scratch space.
+        assembly ("memory-safe") {
+            mstore(0x00, entryHash)
+            mstore(0x20, before)
+            mstore(0x00, keccak256(0x00, 0x40))
+            leaf := keccak256(0x00, 0x20)
+        }
+    }
+
+    /// @dev Checks `leaf` against `root`; returns its hash.
+    function _prove(bytes32 root, EntryLeaf calldata leaf, bytes32[] calldata proof)
+        private
+        pure
+        returns (bytes32 leafHash)
+    {
+        leafHash = _leaf(_entryHash(leaf.walletHash, leaf.weight, leaf.payee), leaf.before);
+        if (!MerkleProof.verifyCalldata(proof, root, leafHash)) revert InvalidProof(leafHash);
+    }
+
+    /// @dev Checks a report's entries (count, wallet bytes, weights, payees) and returns each entry's hashStruct
+    /// and leaf with the pool's total and payee weights. Every weight is below 2^96 and there are at most MAX_ENTRIES,
+    /// so the sums cannot overflow; they must still fit the uint96 the pool keeps them in.
+    function _checkEntries(Entry[] calldata entries)
+        private
+        view
+        returns (bytes32[] memory entryHashes, bytes32[] memory leaves, uint256 totalWeight, uint256 payeeWeight)
+    {
         uint256 count = entries.length;
         if (count > MAX_ENTRIES) revert TooManyEntries(count);
-        Entry[] storage stored = pool.entries;
-        uint256 storedCount = stored.length;
-        uint256 total;
+        entryHashes = new bytes32[](count);
+        leaves = new bytes32[](count);
+        uint256 walletBytes;
         for (uint256 i; i < count; ++i) {
             Entry calldata entry = entries[i];
             uint96 weight = entry.weight;
             if (weight == 0) revert ZeroWeight(i);
-            total += weight;
             address payee = entry.payee;
-            if (payee != address(0) && !_payable(payee)) revert PayeeUnusable(i, payee);
-            Entry storage slot = i < storedCount ? stored[i] : stored.push();
-            slot.wallet = entry.wallet;
-            slot.weight = weight;
-            slot.payee = payee;
+            if (payee != address(0)) {
+                if (!_payable(payee)) revert PayeeUnusable(i, payee);
+                payeeWeight += weight;
+            }
+            bytes calldata wallet = bytes(entry.wallet);
+            walletBytes += (wallet.length + 31) & ~uint256(31);
+            bytes32 entryHash = _entryHash(_calldataHash(wallet), weight, payee);
+            entryHashes[i] = entryHash;
+            leaves[i] = _leaf(entryHash, totalWeight);
+            totalWeight += weight;
         }
-        for (uint256 i = storedCount; i > count; --i) {
-            stored.pop();
+        if (walletBytes > MAX_WALLET_BYTES) revert WalletBytesOverLimit(walletBytes);
+        if (totalWeight > type(uint96).max) revert TotalWeightOverflow(totalWeight);
+    }
+
+    /// @dev The root of the entry tree over `nodes`, its leaves (see the contract's notes). Builds the tree in
+    /// place, level by level, so the leaves are overwritten.
+    function _rootOf(bytes32[] memory nodes) private pure returns (bytes32) {
+        uint256 count = nodes.length;
+        if (count == 0) return bytes32(0);
+        while (count > 1) {
+            uint256 next;
+            for (uint256 i; i < count; i += 2) {
+                nodes[next++] = i + 1 < count ? Hashes.commutativeKeccak256(nodes[i], nodes[i + 1]) : nodes[i];
+            }
+            count = next;
         }
-        // casting to 'uint128' is safe because total <= MAX_ENTRIES * type(uint96).max < 2^103
-        // forge-lint: disable-next-line(unsafe-typecast)
-        pool.totalWeight = uint128(total);
+        return nodes[0];
     }
 }

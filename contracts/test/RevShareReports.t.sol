@@ -2,12 +2,28 @@
 pragma solidity ^0.8.24;
 
 import {RevShare} from "../src/RevShare.sol";
+import {EntryTree} from "./utils/EntryTree.sol";
 import {ReportEncoder} from "./utils/ReportEncoder.sol";
 import {RevShareFixture} from "./utils/RevShareFixture.sol";
 import {Vm} from "./utils/Vm.sol";
 
+/// @dev Submits whatever call it is handed, as a Safe or a relayer's wrapper would: the transaction's calldata is
+/// then this contract's, not submitPoolReport's, so only the event can show an auditor the signatures.
+contract CallForwarder {
+    function execute(address to, bytes calldata data) external returns (bytes memory result) {
+        bool ok;
+        (ok, result) = to.call(data);
+        require(ok, "forwarded call reverted");
+    }
+}
+
 /// @notice Pool and signer reports: what is accepted, what it changes, and every way a report is refused.
 contract RevShareReportsTest is RevShareFixture {
+    string internal constant POOL_REPORT_APPLIED =
+        "PoolReportApplied(bytes32,bytes32,uint64,bytes32,uint64,uint256,bytes32,(bytes32,bytes32,uint64,bytes32,(string,uint96,address)[],bytes32,uint64,uint64,uint64,uint64),bytes)";
+    string internal constant SIGNER_SET_ROTATED =
+        "SignerSetRotated(uint64,uint64,bytes32,uint256,(uint64,bytes32,address[],uint8,uint64,uint64,uint64),bytes)";
+
     uint256[] internal keys;
 
     function setUp() public {
@@ -28,21 +44,23 @@ contract RevShareReportsTest is RevShareFixture {
         assertEq(lastDigest, digest, "pool last digest");
     }
 
-    function test_acceptsThreeOfFiveReportAndStoresEntries() public {
+    function test_acceptsThreeOfFiveReportAndCommitsToItsEntries() public {
         RevShare.PoolReport memory report = firstPoolReport();
         bytes32 digest = submit(report, firstKeys(keys, 3));
         (uint64 version, bytes32 lastDigest) = revShare.poolHead(COMMUNITY, POOL);
         assertEq(version, 1, "pool version");
         assertEq(lastDigest, digest, "pool last digest");
-        RevShare.Entry[] memory stored = revShare.poolEntries(COMMUNITY, POOL);
-        assertEq(stored.length, 3, "entry count");
-        for (uint256 i; i < 3; ++i) {
-            assertEq(stored[i].wallet, report.entries[i].wallet, "entry wallet");
-            assertEq(stored[i].weight, report.entries[i].weight, "entry weight");
-            assertEq(stored[i].payee, report.entries[i].payee, "entry payee");
-        }
-        (uint256 totalWeight,) = revShare.poolTotals(COMMUNITY, POOL);
+        (bytes32 root, uint256 totalWeight, uint256 payeeWeight) = revShare.poolCommitment(COMMUNITY, POOL);
+        assertEq(root, EntryTree.root(report.entries), "pool root");
         assertEq(totalWeight, 100, "total weight");
+        assertEq(payeeWeight, 70, "payee weight: alice's 50 and carol's 20");
+    }
+
+    function test_anUnknownPoolCommitsToNothing() public view {
+        (bytes32 root, uint256 totalWeight, uint256 payeeWeight) = revShare.poolCommitment(COMMUNITY, POOL);
+        assertEq(root, bytes32(0), "root");
+        assertEq(totalWeight, 0, "total weight");
+        assertEq(payeeWeight, 0, "payee weight");
     }
 
     function test_accepts16Of31Report() public {
@@ -76,16 +94,22 @@ contract RevShareReportsTest is RevShareFixture {
         RevShare.Entry[] memory fewer = new RevShare.Entry[](1);
         fewer[0] = RevShare.Entry("https://ilp.example.com/dave", 7, address(0));
         bytes32 digest2 = submit(poolReport(COMMUNITY, POOL, 2, digest1, fewer), firstKeys(keys, 3));
-        RevShare.Entry[] memory stored = revShare.poolEntries(COMMUNITY, POOL);
-        assertEq(stored.length, 1, "entries after shrinking");
-        assertEq(stored[0].wallet, "https://ilp.example.com/dave", "replaced wallet");
+        (bytes32 root, uint256 totalWeight, uint256 payeeWeight) = revShare.poolCommitment(COMMUNITY, POOL);
+        assertEq(root, EntryTree.root(fewer), "root after shrinking: dave's leaf");
+        assertEq(totalWeight, 7, "total weight after shrinking");
+        assertEq(payeeWeight, 0, "payee weight after shrinking");
         bytes32 digest3 = submit(poolReport(COMMUNITY, POOL, 3, digest2, sampleEntries()), firstKeys(keys, 3));
         (uint64 version, bytes32 lastDigest) = revShare.poolHead(COMMUNITY, POOL);
         assertEq(version, 3, "pool version");
         assertEq(lastDigest, digest3, "pool last digest");
-        assertEq(revShare.poolEntries(COMMUNITY, POOL).length, 3, "entries after growing");
-        (uint256 totalWeight,) = revShare.poolTotals(COMMUNITY, POOL);
+        (root, totalWeight, payeeWeight) = revShare.poolCommitment(COMMUNITY, POOL);
+        assertEq(root, EntryTree.root(sampleEntries()), "root after growing");
         assertEq(totalWeight, 100, "total weight after growing");
+        assertEq(payeeWeight, 70, "payee weight after growing");
+        submit(poolReport(COMMUNITY, POOL, 4, digest3, new RevShare.Entry[](0)), firstKeys(keys, 3));
+        (root, totalWeight,) = revShare.poolCommitment(COMMUNITY, POOL);
+        assertEq(root, bytes32(0), "root after emptying");
+        assertEq(totalWeight, 0, "total weight after emptying");
     }
 
     function test_poolsHaveIndependentChains() public {
@@ -96,30 +120,112 @@ contract RevShareReportsTest is RevShareFixture {
         assertEq(version, 1, "second pool version");
     }
 
-    function test_eventCarriesEverythingToRebuildTheDigest() public {
-        RevShare.PoolReport memory report = firstPoolReport();
-        vm.recordLogs();
-        bytes32 digest = submit(report, firstKeys(keys, 3));
-        Vm.Log[] memory logs = vm.getRecordedLogs();
+    /// @dev The one PoolReportApplied log among `logs`, decoded; checks its topics against the report.
+    function appliedLog(Vm.Log[] memory logs, RevShare.PoolReport memory report)
+        internal
+        view
+        returns (
+            bytes32 digest,
+            uint64 epoch,
+            uint256 bitmap,
+            bytes32 root,
+            RevShare.PoolReport memory logged,
+            bytes memory signatures
+        )
+    {
         assertEq(logs.length, 1, "log count");
         Vm.Log memory log = logs[0];
-        assertEq(
-            log.topics[0],
-            keccak256(
-                "PoolReportApplied(bytes32,bytes32,uint64,bytes32,uint64,uint256,(bytes32,bytes32,uint64,bytes32,(string,uint96,address)[],bytes32,uint64,uint64,uint64,uint64))"
-            ),
-            "event signature"
-        );
-        assertEq(log.topics[1], COMMUNITY, "community topic");
-        assertEq(log.topics[2], POOL, "pool topic");
-        assertEq(uint256(log.topics[3]), 1, "seq topic");
-        (bytes32 loggedDigest, uint64 epoch, uint256 bitmap, RevShare.PoolReport memory logged) =
-            abi.decode(log.data, (bytes32, uint64, uint256, RevShare.PoolReport));
+        assertEq(log.emitter, address(revShare), "emitter");
+        assertEq(log.topics[0], keccak256(bytes(POOL_REPORT_APPLIED)), "event signature");
+        assertEq(log.topics[1], report.community, "community topic");
+        assertEq(log.topics[2], report.pool, "pool topic");
+        assertEq(uint256(log.topics[3]), report.seq, "seq topic");
+        (digest, epoch, bitmap, root, logged, signatures) =
+            abi.decode(log.data, (bytes32, uint64, uint256, bytes32, RevShare.PoolReport, bytes));
+    }
+
+    function test_eventCarriesEverythingToRebuildAndReverifyTheReport() public {
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes32 digest = digestOf(report);
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digest);
+        vm.recordLogs();
+        revShare.submitPoolReport(report, sigs);
+        (
+            bytes32 loggedDigest,
+            uint64 epoch,
+            uint256 bitmap,
+            bytes32 root,
+            RevShare.PoolReport memory logged,
+            bytes memory loggedSigs
+        ) = appliedLog(vm.getRecordedLogs(), report);
         assertEq(loggedDigest, digest, "logged digest");
         assertEq(epoch, 1, "signer epoch");
-        assertEq(ReportEncoder.poolReportDigest(logged, block.chainid, log.emitter), digest, "rebuilt digest");
+        assertEq(ReportEncoder.poolReportDigest(logged, block.chainid, address(revShare)), digest, "rebuilt digest");
         // Bits of the signers that signed: keys 0, 1, 2 of the set.
         assertEq(bitmap, 0x7, "signer bitmap");
+        assertEq(root, EntryTree.root(report.entries), "logged root: the independent tree's");
+        assertEq(root, EntryTree.root(logged.entries), "logged root: the logged entries' tree");
+        assertEq(loggedSigs, sigs, "logged signatures: exactly as submitted");
+    }
+
+    function test_aReportForwardedByAContractLogsTheSameSignatures() public {
+        CallForwarder forwarder = new CallForwarder();
+        RevShare.PoolReport memory report = firstPoolReport();
+        bytes32 digest = digestOf(report);
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digest);
+        vm.recordLogs();
+        forwarder.execute(address(revShare), abi.encodeCall(RevShare.submitPoolReport, (report, sigs)));
+        (bytes32 loggedDigest,,,, RevShare.PoolReport memory logged, bytes memory loggedSigs) =
+            appliedLog(vm.getRecordedLogs(), report);
+        assertEq(loggedSigs, sigs, "logged signatures");
+        // An auditor who sees only the log re-verifies it: rebuild the digest and recover every signer.
+        assertEq(ReportEncoder.poolReportDigest(logged, block.chainid, address(revShare)), loggedDigest, "digest");
+        (address[] memory signers,,) = revShare.signerSet();
+        assertEq(loggedSigs.length, 3 * 65, "three signatures");
+        for (uint256 i; i < 3; ++i) {
+            address signer = recoverOf(slice(loggedSigs, 65 * i), loggedDigest);
+            assertTrue(signer == signers[0] || signer == signers[1] || signer == signers[2], "a signer of the set");
+        }
+    }
+
+    function test_deploymentLogsItsSetWithEmptySignatures() public {
+        address[] memory set = addressesOf(keyRange(70, 2));
+        vm.recordLogs();
+        RevShare deployed = new RevShare(set, 2);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 1, "log count");
+        assertEq(logs[0].emitter, address(deployed), "emitter");
+        assertEq(logs[0].topics[0], keccak256(bytes(SIGNER_SET_ROTATED)), "event signature");
+        assertEq(uint256(logs[0].topics[1]), 1, "epoch topic");
+        assertEq(uint256(logs[0].topics[2]), 0, "seq topic");
+        (bytes32 digest, uint256 bitmap, RevShare.SignerReport memory logged, bytes memory sigs) =
+            abi.decode(logs[0].data, (bytes32, uint256, RevShare.SignerReport, bytes));
+        assertEq(digest, bytes32(0), "no digest");
+        assertEq(bitmap, 0, "no signers signed");
+        assertEq(logged.signers.length, 2, "logged set");
+        assertEq(logged.signers[1], set[1], "logged signer");
+        assertEq(logged.threshold, 2, "logged threshold");
+        assertEq(sigs.length, 0, "no signatures");
+    }
+
+    function test_rotationEventCarriesItsSignatures() public {
+        RevShare.SignerReport memory rotation = signerReport(1, bytes32(0), addressesOf(keyRange(50, 4)), 2);
+        bytes32 digest = digestOf(rotation);
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digest);
+        CallForwarder forwarder = new CallForwarder();
+        vm.recordLogs();
+        forwarder.execute(address(revShare), abi.encodeCall(RevShare.submitSignerReport, (rotation, sigs)));
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 1, "log count");
+        assertEq(logs[0].topics[0], keccak256(bytes(SIGNER_SET_ROTATED)), "event signature");
+        assertEq(uint256(logs[0].topics[1]), 2, "epoch topic");
+        assertEq(uint256(logs[0].topics[2]), 1, "seq topic");
+        (bytes32 loggedDigest, uint256 bitmap, RevShare.SignerReport memory logged, bytes memory loggedSigs) =
+            abi.decode(logs[0].data, (bytes32, uint256, RevShare.SignerReport, bytes));
+        assertEq(loggedDigest, digest, "logged digest");
+        assertEq(ReportEncoder.signerReportDigest(logged, block.chainid, address(revShare)), digest, "rebuilt");
+        assertEq(bitmap, 0x7, "signer bitmap of the previous set");
+        assertEq(loggedSigs, sigs, "logged signatures");
     }
 
     function test_rotationInstallsNewSetUnderNewEpoch() public {
@@ -341,16 +447,89 @@ contract RevShareReportsTest is RevShareFixture {
         revShare.submitPoolReport(report, sigs);
     }
 
-    function test_revertsOnTooManyEntries() public {
-        uint256 count = revShare.MAX_ENTRIES() + 1;
-        RevShare.Entry[] memory entries = new RevShare.Entry[](count);
+    // ------------------------------------------------------------------ size bound
+
+    function manyEntries(uint256 count) internal pure returns (RevShare.Entry[] memory entries) {
+        entries = new RevShare.Entry[](count);
         for (uint256 i; i < count; ++i) {
-            entries[i] = RevShare.Entry("https://ilp.example.com/x", 1, address(0));
+            entries[i] = RevShare.Entry("https://ilp.example.com/x", 1, address(uint160(0x1000 + i)));
         }
+    }
+
+    /// @dev Two entries whose wallets add up to `walletBytes`.
+    function walletsOfTotal(uint256 walletBytes) internal pure returns (RevShare.Entry[] memory entries) {
+        entries = new RevShare.Entry[](2);
+        entries[0] = RevShare.Entry(walletOfLength(0, walletBytes / 2), 1, address(0));
+        entries[1] = RevShare.Entry(walletOfLength(1, walletBytes - walletBytes / 2), 1, address(0));
+    }
+
+    function expectPoolReportRevert(RevShare.Entry[] memory entries, bytes memory expected) internal {
         RevShare.PoolReport memory report = poolReport(COMMUNITY, POOL, 1, bytes32(0), entries);
         bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(report));
-        vm.expectRevert(abi.encodeWithSelector(RevShare.TooManyEntries.selector, count));
+        vm.expectRevert(expected);
         revShare.submitPoolReport(report, sigs);
+    }
+
+    function test_acceptsExactlyMaxEntries() public {
+        assertEq(revShare.MAX_ENTRIES(), 1000, "MAX_ENTRIES");
+        RevShare.Entry[] memory entries = manyEntries(1000);
+        submit(poolReport(COMMUNITY, POOL, 1, bytes32(0), entries), firstKeys(keys, 3));
+        (bytes32 root, uint256 totalWeight, uint256 payeeWeight) = revShare.poolCommitment(COMMUNITY, POOL);
+        assertEq(root, EntryTree.root(entries), "root of 1000 entries");
+        assertEq(totalWeight, 1000, "total weight");
+        assertEq(payeeWeight, 1000, "payee weight");
+    }
+
+    function test_revertsOnTooManyEntries() public {
+        expectPoolReportRevert(manyEntries(1001), abi.encodeWithSelector(RevShare.TooManyEntries.selector, 1001));
+    }
+
+    function test_acceptsExactlyMaxWalletBytes() public {
+        assertEq(revShare.MAX_WALLET_BYTES(), 64_000, "MAX_WALLET_BYTES");
+        RevShare.Entry[] memory entries = walletsOfTotal(64_000);
+        assertEq(bytes(entries[0].wallet).length + bytes(entries[1].wallet).length, 64_000, "wallet bytes");
+        submit(poolReport(COMMUNITY, POOL, 1, bytes32(0), entries), firstKeys(keys, 3));
+        (uint64 version,) = revShare.poolHead(COMMUNITY, POOL);
+        assertEq(version, 1, "pool version");
+    }
+
+    function test_revertsOnWalletBytesOverLimit() public {
+        // 32,001 bytes take 32,032 as the ABI pads them, and 32,000 more make 64,032.
+        expectPoolReportRevert(
+            walletsOfTotal(64_001), abi.encodeWithSelector(RevShare.WalletBytesOverLimit.selector, 64_032)
+        );
+    }
+
+    function test_walletBytesCountEachWalletAsItsPaddedWords() public {
+        // 1,000 wallets of 33 bytes are 33,000 bytes but take 64,000 padded: the most allowed.
+        RevShare.Entry[] memory entries = new RevShare.Entry[](1000);
+        for (uint256 i; i < 1000; ++i) {
+            entries[i] = RevShare.Entry(walletOfLength(i, 33), 1, address(0));
+        }
+        bytes32 accepted = submit(poolReport(COMMUNITY, POOL, 1, bytes32(0), entries), firstKeys(keys, 3));
+        // One wallet one byte longer takes a word more.
+        entries[999] = RevShare.Entry(walletOfLength(999, 65), 1, address(0));
+        RevShare.PoolReport memory report = poolReport(COMMUNITY, POOL, 2, accepted, entries);
+        bytes memory sigs = signSorted(firstKeys(keys, 3), digestOf(report));
+        vm.expectRevert(abi.encodeWithSelector(RevShare.WalletBytesOverLimit.selector, 64_032));
+        revShare.submitPoolReport(report, sigs);
+    }
+
+    function test_acceptsWeightsSummingToTheLargestUint96() public {
+        RevShare.Entry[] memory entries = sampleEntries();
+        entries[0].weight = type(uint96).max - 50;
+        submit(poolReport(COMMUNITY, POOL, 1, bytes32(0), entries), firstKeys(keys, 3));
+        (, uint256 totalWeight, uint256 payeeWeight) = revShare.poolCommitment(COMMUNITY, POOL);
+        assertEq(totalWeight, type(uint96).max, "total weight");
+        assertEq(payeeWeight, type(uint96).max - 30, "payee weight");
+    }
+
+    function test_revertsOnWeightsSummingOverUint96() public {
+        RevShare.Entry[] memory entries = sampleEntries();
+        entries[0].weight = type(uint96).max - 49;
+        expectPoolReportRevert(
+            entries, abi.encodeWithSelector(RevShare.TotalWeightOverflow.selector, uint256(type(uint96).max) + 1)
+        );
     }
 
     // ------------------------------------------------------------------ signer reports

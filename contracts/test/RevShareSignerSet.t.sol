@@ -25,7 +25,7 @@ contract RevShareSignerSetTest is RevShareFixture {
         submit(firstPoolReport(), signing);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         assertEq(logs.length, 1, "log count");
-        (,, bitmap,) = abi.decode(logs[0].data, (bytes32, uint64, uint256, RevShare.PoolReport));
+        (,, bitmap,,,) = abi.decode(logs[0].data, (bytes32, uint64, uint256, bytes32, RevShare.PoolReport, bytes));
     }
 
     function pickKeys(uint256[] memory from, uint256 mask) internal pure returns (uint256[] memory picked) {

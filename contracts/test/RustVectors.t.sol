@@ -24,6 +24,12 @@ contract RustVectorsTest is TestBase {
     bytes32 internal constant SIGNER_DIGEST = 0x4a15b4e060b8813625b5707d1f4dc898e8a3fe14399b83f2cd07f9cd0c79eb51;
     bytes internal constant POOL_SIGNATURE =
         hex"9f3245d723b36e5c1c4ea9de87af5a7b9305aaaba8b097b1cc4c1e448474db375b0ba7f8cea447a02221952d231113ace0e8daef3aeda3268da7df6bcef05a0c1b";
+    bytes32 internal constant ODD_POOL_DIGEST = 0x6b843b082ea8365f69d43b62918a6ca8f9d426efaa520e180137708310402682;
+    bytes internal constant ODD_POOL_SIGNATURE =
+        hex"e6c301c1c7093a84ffb3b2b4ee8ba6df81958684b6e19b721e2192d7bc573f4973554c9c6bee3c60cb2ec669de4bfca7e4af685a2ae0d24855ee42739ec24cc61c";
+    bytes32 internal constant ODD_POOL_ROOT = 0xb022fc35c9c58cb701ac1e116e46f776c6129e2dc3e22abc0b0689ec88aef39a;
+    bytes32 internal constant CAROL_LEAF = 0x8ba65aec8efdbf7e42f144e257428d758581bfff5ace8c04f9614ca95cfe408f;
+    bytes32 internal constant CAROL_PROOF = 0x3b915ca2e961eaa9dc6135abd17ad26fb66b9c08e404bb1f9d2597ae29fe5b3f;
     bytes internal constant SIGNER_SIGNATURE =
         hex"734b11e1c39de1fc90d8f0cb3c9fd5965753d585e81e84dccaa81e2d7d57f9216e0326a8fbbd5982950c4f844b31437296be47f519bc30bf58f0367bfe14230f1c";
 
@@ -54,6 +60,41 @@ contract RustVectorsTest is TestBase {
             validFrom: 1_700_000_000,
             validUntil: 1_700_086_400
         });
+    }
+
+    /// @dev The Rust vectors' second pool report: three entries, so that the last leaf rises alone once.
+    function oddPoolReport() internal pure returns (RevShare.PoolReport memory report) {
+        RevShare.Entry[] memory entries = new RevShare.Entry[](3);
+        entries[0] = RevShare.Entry("https://ilp.example.com/alice", 50, address(0xA11cE));
+        entries[1] = RevShare.Entry("https://wallet.example.org/bob", 30, address(0));
+        entries[2] = RevShare.Entry("https://ilp.example.net/carol/main", 20, address(0xCA401));
+        report = RevShare.PoolReport({
+            community: keccak256("example-community"),
+            pool: keccak256("odd"),
+            seq: 1,
+            prevHash: bytes32(0),
+            entries: entries,
+            decisionHash: DECISION,
+            policyVersion: 3,
+            observedAt: 1_700_000_000,
+            validFrom: 1_700_000_000,
+            validUntil: 1_700_086_400
+        });
+    }
+
+    function test_entryTreeOfThreeEntriesEqualsRusts() public {
+        RevShare.PoolReport memory report = oddPoolReport();
+        assertEq(revShare.submitPoolReport(report, ODD_POOL_SIGNATURE), ODD_POOL_DIGEST, "applied digest");
+        (bytes32 root,,) = revShare.poolCommitment(report.community, report.pool);
+        assertEq(root, ODD_POOL_ROOT, "root");
+        RevShare.EntryLeaf memory carol = RevShare.EntryLeaf({
+            walletHash: keccak256("https://ilp.example.net/carol/main"), weight: 20, payee: address(0xCA401), before: 80
+        });
+        assertEq(revShare.leafOf(carol), CAROL_LEAF, "carol's leaf");
+        bytes32[] memory proof = new bytes32[](1);
+        proof[0] = CAROL_PROOF;
+        (address payee,) = revShare.pick(report.community, report.pool, 85, carol, proof);
+        assertEq(payee, address(0xCA401), "the Rust proof picks carol at target 85");
     }
 
     function signerReport() internal pure returns (RevShare.SignerReport memory report) {
@@ -106,9 +147,10 @@ contract RustVectorsTest is TestBase {
         (uint64 version, bytes32 lastDigest) = revShare.poolHead(keccak256("example-community"), keccak256("default"));
         assertEq(version, 1, "pool version");
         assertEq(lastDigest, POOL_DIGEST, "pool last digest");
-        RevShare.Entry[] memory stored = revShare.poolEntries(keccak256("example-community"), keccak256("default"));
-        assertEq(stored.length, 2, "entry count");
-        assertEq(stored[0].payee, address(0xA11cE), "first entry's payee");
+        (, uint256 totalWeight, uint256 payeeWeight) =
+            revShare.poolCommitment(keccak256("example-community"), keccak256("default"));
+        assertEq(totalWeight, 80, "total weight");
+        assertEq(payeeWeight, 50, "payee weight: the first entry's");
     }
 
     function test_acceptsRustSignedSignerReport() public {

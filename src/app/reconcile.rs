@@ -1,6 +1,8 @@
 //! Reconciliation: compares what this oracle signed with what the chain index says the contract
 //! holds, pool by pool, and flags divergence in logs, metrics and the API: a report still missing
 //! on chain after N indexed blocks, or an on-chain head that is not the report this oracle signed.
+//! Each pool's row also names the reports of it that the chain could never accept (refused for
+//! good, their seqs taken by later reports).
 //!
 //! The comparison is a pure function ([`classify`]); the edge reads the outbox and the index, and
 //! records in the store, per report, the indexed block at which it was first seen missing, so a
@@ -71,6 +73,19 @@ pub struct PoolReconciliation {
     /// How the two compare.
     #[serde(flatten)]
     pub standing: Standing,
+    /// This pool's reports that can never land, in outbox order.
+    pub refused: Vec<RefusedReport>,
+}
+
+/// A report refused for good: never sent, or refused by the contract.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RefusedReport {
+    /// The seq it was signed at (taken since by the report after it).
+    pub seq: u64,
+    /// Its digest.
+    pub digest: String,
+    /// Why it can never land: the failed check, or the contract's decoded error.
+    pub reason: String,
 }
 
 /// The last reconciliation.
@@ -184,6 +199,7 @@ impl Reconciler {
         let Some(cursor) = self.store.chain_cursor(indexed).await? else {
             return Ok(None);
         };
+        let refused = self.store.refused_pool_reports(oracle.domain()).await?;
         let mut pools = Vec::new();
         for report in self.store.latest_pool_reports(oracle.domain()).await? {
             let StoredSigned::Pool(signed) = &report.signed else {
@@ -224,12 +240,22 @@ impl Reconciler {
                     "the chain diverges from what this oracle signed"
                 );
             }
+            let refused = refused
+                .iter()
+                .filter(|r| matches!(&r.signed, StoredSigned::Pool(s) if s.report().id() == id))
+                .map(|r| RefusedReport {
+                    seq: r.signed.seq(),
+                    digest: r.signed.digest().to_string(),
+                    reason: r.last_error.clone().unwrap_or_default(),
+                })
+                .collect();
             pools.push(PoolReconciliation {
                 pool,
                 local_seq: local.0,
                 local_digest: local.1.to_string(),
                 chain_seq: chain.map_or(0, |(seq, _)| seq),
                 standing,
+                refused,
             });
         }
         let divergences = pools.iter().filter(|p| p.standing.is_divergence()).count();

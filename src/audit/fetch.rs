@@ -1,21 +1,17 @@
 //! The auditor's edge toward the chain: reads the contract's report logs from a node (splitting
-//! ranges the node refuses), the calldata of each transaction that emitted one, and the
-//! contract's views at the last block read, into a [`History`]. Nothing here judges anything.
+//! ranges the node refuses) and the contract's views at the last block read, into a
+//! [`History`](super::History). The logs carry every report with its signatures, so no
+//! transaction is read. Nothing here judges anything.
 
-use alloy::consensus::Transaction as _;
 use alloy::eips::BlockId;
 use alloy::providers::{DynProvider, Provider};
-use alloy::sol_types::SolCall;
-use alloy_primitives::{Address, B256};
+use alloy_primitives::Address;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use indicatif::ProgressBar;
 
-use super::history::{ContractViews, HistoryEntry, PoolView, Submission};
+use super::history::{ContractViews, PoolView};
 use super::progress;
 use crate::chain::contract::RevShare;
-use crate::chain::convert::{
-    entries_from_contract, pool_report_from_contract, signer_report_from_contract,
-};
 use crate::chain::events::{ContractEvent, EventError, ReportEvent, decode_all};
 use crate::chain::logs::report_logs;
 use crate::chain::range::LogRange;
@@ -24,8 +20,8 @@ use crate::report::PoolId;
 
 /// Blocks asked for per `eth_getLogs` at first; less when the node refuses.
 const LOG_SPAN: u64 = 50_000;
-/// Transactions fetched at once.
-const TX_CONCURRENCY: usize = 16;
+/// Parts of the range read at once.
+const READ_PARTS: u64 = 4;
 
 /// Why the chain could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +80,9 @@ async fn has_code(
     Ok(!code.is_empty())
 }
 
-/// Every report event of `contract` in `from..=to`, in chain order.
+/// Every report event of `contract` in `from..=to`, in chain order. The range is read in
+/// [`READ_PARTS`] parts at once, each decoded as it arrives, so that the node's encoding and this
+/// side's decoding overlap.
 pub async fn events(
     provider: &DynProvider,
     contract: Address,
@@ -92,91 +90,50 @@ pub async fn events(
     to: u64,
     bar: &ProgressBar,
 ) -> Result<Vec<ContractEvent>, FetchError> {
-    let mut range = LogRange::new(LOG_SPAN);
-    let mut logs = Vec::new();
-    let mut next = from;
     bar.set_length(to.saturating_sub(from) + 1);
-    while next <= to {
-        let (last, mut batch) = report_logs(provider, contract, next, to, &mut range).await?;
-        logs.append(&mut batch);
-        bar.inc(last - next + 1);
-        if last == u64::MAX {
-            break;
-        }
-        next = last + 1;
-    }
-    bar.finish_and_clear();
-    Ok(decode_all(&logs)?)
-}
-
-/// Each event with the call that submitted it, read from its transaction's calldata.
-pub async fn submissions(
-    provider: &DynProvider,
-    contract: Address,
-    events: Vec<ContractEvent>,
-    bar: &ProgressBar,
-) -> Result<Vec<HistoryEntry>, FetchError> {
-    bar.set_length(events.len() as u64);
-    let entries = stream::iter(events)
-        .map(|event| async move {
-            let submission = submission(provider, contract, &event).await?;
-            bar.inc(1);
-            Ok::<_, FetchError>(HistoryEntry { event, submission })
-        })
-        .buffered(TX_CONCURRENCY)
+    let parts: Vec<Vec<ContractEvent>> = stream::iter(parts_of(from, to, READ_PARTS))
+        .map(|(first, last)| read_part(provider, contract, first, last, bar))
+        .buffered(READ_PARTS as usize)
         .try_collect()
         .await?;
     bar.finish_and_clear();
-    Ok(entries)
+    Ok(parts.concat())
 }
 
-async fn submission(
+/// Parts of about equal length that cover `from..=to` in order; fewer when the range is short.
+fn parts_of(from: u64, to: u64, parts: u64) -> Vec<(u64, u64)> {
+    if to < from {
+        return Vec::new();
+    }
+    let length = (to - from) / parts + 1;
+    (0..parts)
+        .map(|i| from.saturating_add(i.saturating_mul(length)))
+        .take_while(|first| *first <= to)
+        .map(|first| (first, first.saturating_add(length - 1).min(to)))
+        .collect()
+}
+
+/// The report events of `first..=last`, decoded, in chain order.
+async fn read_part(
     provider: &DynProvider,
     contract: Address,
-    event: &ContractEvent,
-) -> Result<Submission, FetchError> {
-    let hash = event.position.tx_hash;
-    let tx = provider
-        .get_transaction_by_hash(hash)
-        .await
-        .map_err(|e| RpcFailure::of("eth_getTransactionByHash", &e))?
-        .ok_or_else(|| {
-            RpcFailure::unusable(
-                "eth_getTransactionByHash",
-                format!("the node does not know transaction {hash}, which emitted a log"),
-            )
-        })?;
-    let Some(to) = tx.to() else {
-        return Ok(Submission::Deployment);
-    };
-    Ok(read_call(contract, to, hash, tx.input()))
-}
-
-/// What a call to `to` with `input` submitted, if it is a direct submission to `contract`.
-fn read_call(contract: Address, to: Address, hash: B256, input: &[u8]) -> Submission {
-    if to != contract {
-        return Submission::Unreadable {
-            reason: format!(
-                "transaction {hash} calls {to}, not the contract: the report's signatures are not \
-                 in its calldata"
-            ),
-        };
+    first: u64,
+    last: u64,
+    bar: &ProgressBar,
+) -> Result<Vec<ContractEvent>, FetchError> {
+    let mut range = LogRange::new(LOG_SPAN);
+    let mut logs = Vec::new();
+    let mut next = first;
+    while next <= last {
+        let (covered, mut batch) = report_logs(provider, contract, next, last, &mut range).await?;
+        logs.append(&mut batch);
+        bar.inc(covered - next + 1);
+        if covered == u64::MAX {
+            break;
+        }
+        next = covered + 1;
     }
-    if let Ok(call) = RevShare::submitPoolReportCall::abi_decode(input) {
-        return Submission::PoolCall {
-            report: pool_report_from_contract(&call.report),
-            signatures: call.signatures,
-        };
-    }
-    if let Ok(call) = RevShare::submitSignerReportCall::abi_decode(input) {
-        return Submission::SignerCall {
-            report: signer_report_from_contract(&call.report),
-            signatures: call.signatures,
-        };
-    }
-    Submission::Unreadable {
-        reason: format!("transaction {hash} is not a submitPoolReport or submitSignerReport call"),
-    }
+    Ok(decode_all(&logs)?)
 }
 
 /// The contract's views at block `at`, for the signer chain and each pool the events name.
@@ -184,7 +141,7 @@ pub async fn views(
     provider: &DynProvider,
     contract: Address,
     at: u64,
-    entries: &[HistoryEntry],
+    events: &[ContractEvent],
 ) -> Result<ContractViews, FetchError> {
     let revshare = RevShare::new(contract, provider);
     let block = BlockId::number(at);
@@ -210,8 +167,8 @@ pub async fn views(
         .await
         .map_err(view("signerHead"))?;
     let mut ids: Vec<PoolId> = Vec::new();
-    for entry in entries {
-        if let ReportEvent::Pool(applied) = &entry.event.event
+    for event in events {
+        if let ReportEvent::Pool(applied) = &event.event
             && !ids.contains(&applied.pool_id())
         {
             ids.push(applied.pool_id());
@@ -225,17 +182,19 @@ pub async fn views(
             .call()
             .await
             .map_err(view("poolHead"))?;
-        let pool_entries = revshare
-            .poolEntries(id.community(), id.pool())
+        let commitment = revshare
+            .poolCommitment(id.community(), id.pool())
             .block(block)
             .call()
             .await
-            .map_err(view("poolEntries"))?;
+            .map_err(view("poolCommitment"))?;
         pools.push(PoolView {
             id,
             version: pool_head.version,
             last_digest: pool_head.lastDigest,
-            entries: entries_from_contract(&pool_entries),
+            root: commitment.root,
+            total_weight: commitment.totalWeight,
+            payee_weight: commitment.payeeWeight,
         });
     }
     Ok(ContractViews {
@@ -260,51 +219,23 @@ pub fn bar(show: bool, message: &'static str) -> ProgressBar {
 
 #[cfg(test)]
 mod tests {
-    use alloy_primitives::Bytes;
+    use super::parts_of;
 
-    use super::*;
-    use crate::chain::convert::signer_report_to_contract;
-    use crate::report::abi;
-
-    fn rotation_input() -> Vec<u8> {
-        RevShare::submitSignerReportCall {
-            report: signer_report_to_contract(&abi::SignerReport {
-                seq: 1,
-                prevHash: B256::ZERO,
-                signers: vec![Address::repeat_byte(1)],
-                threshold: 1,
-                observedAt: 0,
-                validFrom: 0,
-                validUntil: 9,
-            }),
-            signatures: Bytes::from(vec![7u8; 65]),
+    #[test]
+    fn parts_cover_the_range_in_order_without_overlap() {
+        assert_eq!(
+            parts_of(0, 99, 4),
+            vec![(0, 24), (25, 49), (50, 74), (75, 99)]
+        );
+        assert_eq!(parts_of(10, 12, 4), vec![(10, 10), (11, 11), (12, 12)]);
+        assert_eq!(parts_of(5, 5, 4), vec![(5, 5)]);
+        assert_eq!(parts_of(7, 6, 4), vec![]);
+        assert_eq!(parts_of(0, u64::MAX, 4).last().unwrap().1, u64::MAX);
+        for (from, to) in [(0, 1_000), (3, 17), (100, 20_101)] {
+            let parts = parts_of(from, to, 4);
+            assert_eq!(parts.first().unwrap().0, from);
+            assert_eq!(parts.last().unwrap().1, to);
+            assert!(parts.windows(2).all(|w| w[1].0 == w[0].1 + 1));
         }
-        .abi_encode()
-    }
-
-    #[test]
-    fn a_direct_submission_is_read_from_calldata() {
-        let contract = Address::repeat_byte(0xcc);
-        let Submission::SignerCall { report, signatures } =
-            read_call(contract, contract, B256::ZERO, &rotation_input())
-        else {
-            panic!("a signer call")
-        };
-        assert_eq!(report.seq, 1);
-        assert_eq!(signatures.len(), 65);
-    }
-
-    #[test]
-    fn a_call_to_another_contract_is_unreadable() {
-        let contract = Address::repeat_byte(0xcc);
-        let other = Address::repeat_byte(0xdd);
-        assert!(matches!(
-            read_call(contract, other, B256::ZERO, &rotation_input()),
-            Submission::Unreadable { .. }
-        ));
-        assert!(matches!(
-            read_call(contract, contract, B256::ZERO, &[1, 2, 3, 4]),
-            Submission::Unreadable { .. }
-        ));
     }
 }

@@ -1,12 +1,12 @@
 //! Everything the auditor reads from the chain (and the evidence endpoint), as plain values: the
-//! report events in chain order with the calls that submitted them, the contract's views at the
-//! last block read, and the evidence documents. The fetching edge fills it in; the pure
-//! [`verify`](super::verify) judges it, so a verdict can be recomputed from a saved history.
+//! report events in chain order, each with the signatures it was submitted with, the contract's
+//! views at the last block read, and the evidence documents. The fetching edge fills it in; the
+//! pure [`verify`](super::verify) judges it, so a verdict can be recomputed from a saved history.
 
-use alloy_primitives::{Address, B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes, U256};
 
 use crate::chain::events::ContractEvent;
-use crate::report::{PoolId, abi};
+use crate::report::PoolId;
 
 /// The contract's whole report history as read from one node, up to one block.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,48 +19,13 @@ pub struct History {
     pub from_block: u64,
     /// The last block read; the views are read at this block.
     pub to_block: u64,
-    /// The report events, in chain order, each with the call that submitted it.
-    pub entries: Vec<HistoryEntry>,
+    /// The report events, in chain order. Each carries its report and signatures, so nothing
+    /// about the transactions that submitted them is needed.
+    pub events: Vec<ContractEvent>,
     /// What the contract's views say at `to_block`.
     pub views: ContractViews,
     /// The evidence of each decision hash, when evidence was asked for.
     pub evidence: Option<Vec<(B256, FetchedEvidence)>>,
-}
-
-/// One report event and how its report reached the contract.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HistoryEntry {
-    /// The event, where it was emitted.
-    pub event: ContractEvent,
-    /// The transaction's call, read from its calldata.
-    pub submission: Submission,
-}
-
-/// What the transaction that emitted an event was.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Submission {
-    /// The contract's creation (the first signer set is emitted by the constructor).
-    Deployment,
-    /// A direct `submitPoolReport` call.
-    PoolCall {
-        /// The report argument.
-        report: abi::PoolReport,
-        /// The signature blob argument.
-        signatures: Bytes,
-    },
-    /// A direct `submitSignerReport` call.
-    SignerCall {
-        /// The report argument.
-        report: abi::SignerReport,
-        /// The signature blob argument.
-        signatures: Bytes,
-    },
-    /// A transaction whose calldata is no direct submission (e.g. through another contract):
-    /// the signatures cannot be read from it.
-    Unreadable {
-        /// What the transaction was instead.
-        reason: String,
-    },
 }
 
 /// The contract's views, read at the last block of the history.
@@ -91,8 +56,12 @@ pub struct PoolView {
     pub version: u64,
     /// `poolHead()`: its last digest.
     pub last_digest: B256,
-    /// `poolEntries()`.
-    pub entries: Vec<abi::Entry>,
+    /// `poolCommitment()`: the root of its entry tree.
+    pub root: B256,
+    /// `poolCommitment()`: the sum of its weights.
+    pub total_weight: U256,
+    /// `poolCommitment()`: the sum of the weights of its entries with a payee.
+    pub payee_weight: U256,
 }
 
 /// What the evidence endpoint gave for a decision hash.

@@ -1,8 +1,8 @@
-//! The auditor: rebuilds the RevShare contract's whole report history from a node alone (its
-//! logs, and the calldata of the transactions that submitted them), checks every report's
+//! The auditor: rebuilds the RevShare contract's whole report history from a node's logs alone
+//! (each event carries its report and signatures, whoever submitted it), checks every report's
 //! signatures against the signer set in force, the threshold, the emitted bitmaps, the seq and
-//! hash chain of every pool and of the signer set, and the EIP-712 domain; replays the entries
-//! and compares them with the contract's views; and, given an evidence endpoint, checks that each
+//! hash chain of every pool and of the signer set, and the EIP-712 domain; rebuilds each pool's
+//! entry tree and compares it and the chains' heads with the contract's views; and, given an evidence endpoint, checks that each
 //! decision's evidence hashes to its report's decision hash, that the decision follows from its
 //! ballots under the policy it records, and that those ballots are the ones the platform's own
 //! documents in the evidence show ([`check_ballots`]).
@@ -24,14 +24,14 @@ mod tests;
 use alloy::providers::Provider;
 use alloy_primitives::{Address, B256};
 
-use crate::chain::events::ReportEvent;
+use crate::chain::events::{ContractEvent, ReportEvent};
 use crate::chain::rpc::{RpcFailure, chain_id, http_provider};
 use crate::report::SignerSet;
 
 pub use ballots::check as check_ballots;
 pub use evidence::evidence_url;
 pub use fetch::FetchError;
-pub use history::{ContractViews, FetchedEvidence, History, HistoryEntry, PoolView, Submission};
+pub use history::{ContractViews, FetchedEvidence, History, PoolView};
 pub use verdict::{Check, EvidenceSummary, Failure, FailureKind, ReportRef, Verdict};
 pub use verify::verify;
 
@@ -90,13 +90,11 @@ pub async fn read_history(options: &AuditOptions) -> Result<History, AuditError>
     };
     let logs_bar = fetch::bar(options.progress, "blocks");
     let events = fetch::events(&provider, contract, from_block, head, &logs_bar).await?;
-    let tx_bar = fetch::bar(options.progress, "transactions");
-    let entries = fetch::submissions(&provider, contract, events, &tx_bar).await?;
-    let views = fetch::views(&provider, contract, head, &entries).await?;
+    let views = fetch::views(&provider, contract, head, &events).await?;
     let evidence = match &options.evidence_from {
         Some(base) => {
             let bar = fetch::bar(options.progress, "evidence");
-            Some(evidence::fetch(base, decision_hashes(&entries), &bar).await?)
+            Some(evidence::fetch(base, decision_hashes(&events), &bar).await?)
         }
         None => None,
     };
@@ -105,18 +103,18 @@ pub async fn read_history(options: &AuditOptions) -> Result<History, AuditError>
         contract,
         from_block,
         to_block: head,
-        entries,
+        events,
         views,
         evidence,
     })
 }
 
 /// The distinct non-zero decision hashes of the pool reports, in order of first appearance.
-fn decision_hashes(entries: &[HistoryEntry]) -> Vec<B256> {
+fn decision_hashes(events: &[ContractEvent]) -> Vec<B256> {
     let mut seen = std::collections::HashSet::new();
-    entries
+    events
         .iter()
-        .filter_map(|entry| match &entry.event.event {
+        .filter_map(|event| match &event.event {
             ReportEvent::Pool(applied) => Some(applied.report.decisionHash),
             ReportEvent::Signers(_) => None,
         })

@@ -3,14 +3,14 @@
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 
-use super::history::{ContractViews, FetchedEvidence, History, HistoryEntry, PoolView, Submission};
+use super::history::{ContractViews, FetchedEvidence, History, PoolView};
 use super::verdict::FailureKind;
 use super::verify;
 use crate::chain::events::{ContractEvent, LogPosition, PoolApplied, ReportEvent, SignersRotated};
 use crate::domain::{WalletAddress, Weight};
 use crate::report::{
-    Domain, Head, PoolChange, PoolId, PoolReport, Report, ReportEntry, SignedReport, SignerChange,
-    SignerReport, SignerSet, SigningKey, ValidityWindow, abi,
+    Domain, EntryTree, Head, PoolChange, PoolId, PoolReport, Report, ReportEntry, SignedReport,
+    SignerChange, SignerReport, SignerSet, SigningKey, ValidityWindow, abi,
 };
 
 const CHAIN: u64 = 31337;
@@ -39,7 +39,7 @@ struct Builder {
     epoch: u64,
     signer_head: Head,
     pools: Vec<(PoolId, Head, Vec<abi::Entry>)>,
-    entries: Vec<HistoryEntry>,
+    events: Vec<ContractEvent>,
     block: u64,
 }
 
@@ -53,7 +53,7 @@ impl Builder {
             epoch: 1,
             signer_head: Head::GENESIS,
             pools: Vec::new(),
-            entries: Vec::new(),
+            events: Vec::new(),
             block: 1,
         };
         let report = abi::SignerReport {
@@ -65,31 +65,26 @@ impl Builder {
             validFrom: 0,
             validUntil: 0,
         };
-        builder.push(
-            ReportEvent::Signers(SignersRotated {
-                epoch: 1,
-                digest: crate::report::Digest::ZERO,
-                signer_bitmap: U256::ZERO,
-                report,
-            }),
-            Submission::Deployment,
-        );
+        builder.push(ReportEvent::Signers(SignersRotated {
+            epoch: 1,
+            digest: crate::report::Digest::ZERO,
+            signer_bitmap: U256::ZERO,
+            report,
+            signatures: Bytes::new(),
+        }));
         builder
     }
 
-    fn push(&mut self, event: ReportEvent, submission: Submission) {
+    fn push(&mut self, event: ReportEvent) {
         self.block += 1;
-        self.entries.push(HistoryEntry {
-            event: ContractEvent {
-                position: LogPosition {
-                    block_number: self.block,
-                    block_hash: B256::with_last_byte(self.block as u8),
-                    log_index: 0,
-                    tx_hash: B256::left_padding_from(&self.block.to_be_bytes()),
-                },
-                event,
+        self.events.push(ContractEvent {
+            position: LogPosition {
+                block_number: self.block,
+                block_hash: B256::with_last_byte(self.block as u8),
+                log_index: 0,
+                tx_hash: B256::left_padding_from(&self.block.to_be_bytes()),
             },
-            submission,
+            event,
         });
     }
 
@@ -140,13 +135,11 @@ impl Builder {
             digest: signed.digest(),
             signer_epoch: self.epoch,
             signer_bitmap: self.bitmap(signers),
-            report: abi_report.clone(),
-        });
-        let submission = Submission::PoolCall {
+            root: EntryTree::new(&abi_report.entries).root(),
             report: abi_report,
             signatures: Bytes::from(signed.blob()),
-        };
-        self.push(event, submission);
+        });
+        self.push(event);
     }
 
     fn rotate(&mut self, keys: &[u8], threshold: u8) {
@@ -168,15 +161,10 @@ impl Builder {
             epoch: self.epoch + 1,
             digest: signed.digest(),
             signer_bitmap: self.bitmap(&self.keys.clone()),
-            report: abi_report.clone(),
+            report: abi_report,
+            signatures: Bytes::from(signed.blob()),
         });
-        self.push(
-            event,
-            Submission::SignerCall {
-                report: abi_report,
-                signatures: Bytes::from(signed.blob()),
-            },
-        );
+        self.push(event);
         self.signer_head = Head::of(&report, &self.domain);
         self.epoch += 1;
         self.set = report.set().clone();
@@ -189,7 +177,7 @@ impl Builder {
             contract: contract(),
             from_block: 0,
             to_block: self.block,
-            entries: self.entries.clone(),
+            events: self.events.clone(),
             views: ContractViews {
                 domain_separator: self.domain.separator(),
                 signers: self.set.signers().to_vec(),
@@ -204,7 +192,9 @@ impl Builder {
                         id: *id,
                         version: head.seq,
                         last_digest: head.digest.get(),
-                        entries: entries.clone(),
+                        root: EntryTree::new(entries).root(),
+                        total_weight: entries.iter().map(|e| U256::from(e.weight)).sum(),
+                        payee_weight: U256::ZERO,
                     })
                     .collect(),
             },
@@ -273,7 +263,7 @@ fn too_few_signatures_are_named() {
 fn a_hidden_report_is_a_gap() {
     let b = honest();
     let mut history = b.history();
-    history.entries.remove(3);
+    history.events.remove(3);
     let verdict = verify(&history, None);
     assert_eq!(kinds(&verdict), vec![FailureKind::SeqGap]);
     let first = verdict.first_bad_report.unwrap();
@@ -289,7 +279,7 @@ fn a_hidden_report_is_a_gap() {
 fn a_hidden_last_report_shows_in_the_state() {
     let b = honest();
     let mut history = b.history();
-    history.entries.pop();
+    history.events.pop();
     let verdict = verify(&history, None);
     assert_eq!(kinds(&verdict), vec![FailureKind::PoolStateMismatch]);
 }
@@ -298,7 +288,7 @@ fn a_hidden_last_report_shows_in_the_state() {
 fn a_bitmap_that_does_not_match_the_signers_is_named() {
     let b = honest();
     let mut history = b.history();
-    let ReportEvent::Pool(applied) = &mut history.entries[1].event.event else {
+    let ReportEvent::Pool(applied) = &mut history.events[1].event else {
         panic!("a pool report")
     };
     applied.signer_bitmap = U256::from(0b11);
@@ -309,17 +299,34 @@ fn a_bitmap_that_does_not_match_the_signers_is_named() {
 }
 
 #[test]
-fn calldata_that_differs_from_the_event_is_named() {
+fn signatures_that_do_not_sign_the_emitted_report_are_named() {
     let b = honest();
     let mut history = b.history();
-    let Submission::PoolCall { report, .. } = &mut history.entries[2].submission else {
-        panic!("a pool call")
+    let ReportEvent::Pool(applied) = &mut history.events[2].event else {
+        panic!("a pool report")
     };
-    report.observedAt += 1;
+    let other = b.events[4].event.clone();
+    let ReportEvent::Pool(other) = other else {
+        panic!("a pool report")
+    };
+    applied.signatures = other.signatures;
     assert_eq!(
         kinds(&verify(&history, None)),
-        vec![FailureKind::CalldataMismatch]
+        vec![FailureKind::UnknownSigner]
     );
+}
+
+#[test]
+fn an_emitted_root_that_is_not_the_entries_root_is_named() {
+    let b = honest();
+    let mut history = b.history();
+    let ReportEvent::Pool(applied) = &mut history.events[3].event else {
+        panic!("a pool report")
+    };
+    applied.root = B256::repeat_byte(0xee);
+    let verdict = verify(&history, None);
+    assert_eq!(kinds(&verdict), vec![FailureKind::RootMismatch]);
+    assert_eq!(verdict.first_bad_report.unwrap().report.unwrap().seq, 2);
 }
 
 #[test]
@@ -339,7 +346,7 @@ fn another_domain_changes_every_digest() {
 fn state_that_differs_from_the_replay_is_named() {
     let b = honest();
     let mut history = b.history();
-    history.views.pools[1].entries.clear();
+    history.views.pools[1].root = B256::ZERO;
     history.views.threshold = 1;
     assert_eq!(
         kinds(&verify(&history, None)),
@@ -354,7 +361,7 @@ fn state_that_differs_from_the_replay_is_named() {
 fn a_history_without_its_deployment_is_refused() {
     let b = honest();
     let mut history = b.history();
-    history.entries.remove(0);
+    history.events.remove(0);
     let verdict = verify(&history, None);
     assert_eq!(verdict.failures[0].kind, FailureKind::DeploymentMissing);
     assert!(kinds(&verdict).contains(&FailureKind::NoSignerSet));
@@ -434,7 +441,7 @@ fn the_verdict_serialises_with_kebab_case_kinds() {
 #[test]
 fn the_report_digest_is_the_one_signed() {
     let b = honest();
-    let ReportEvent::Pool(applied) = &b.entries[1].event.event else {
+    let ReportEvent::Pool(applied) = &b.events[1].event else {
         panic!("a pool report")
     };
     let report = PoolReport::try_from(&applied.report).unwrap();

@@ -15,8 +15,6 @@ pub enum Check {
     Deployment,
     /// The EIP-712 domain: chain id and contract address.
     Domain,
-    /// The calls that submitted the reports.
-    Calldata,
     /// Signatures, threshold and the emitted signer bitmaps.
     Signatures,
     /// Seq and previous hash, per pool and for the signer chain.
@@ -31,10 +29,9 @@ pub enum Check {
 
 impl Check {
     /// Every check, in the order the verdict lists them.
-    pub const ALL: [Check; 8] = [
+    pub const ALL: [Check; 7] = [
         Check::Deployment,
         Check::Domain,
-        Check::Calldata,
         Check::Signatures,
         Check::Chain,
         Check::Reports,
@@ -46,7 +43,6 @@ impl Check {
         match self {
             Check::Deployment => "deployment",
             Check::Domain => "domain",
-            Check::Calldata => "calldata",
             Check::Signatures => "signatures",
             Check::Chain => "hash chains",
             Check::Reports => "reports",
@@ -68,10 +64,6 @@ pub enum FailureKind {
     DomainSeparatorMismatch,
     /// The emitted digest is not the report's digest in this domain.
     DigestMismatch,
-    /// The transaction is not a direct submission whose calldata can be read.
-    CalldataUnreadable,
-    /// The submitted report differs from the emitted one.
-    CalldataMismatch,
     /// No signer set is known to check the signatures against.
     NoSignerSet,
     /// A signature is malformed, high-s, or recovers to no key.
@@ -96,6 +88,8 @@ pub enum FailureKind {
     PrevHashMismatch,
     /// A report whose content is not valid (entries, window, signer set).
     MalformedReport,
+    /// The emitted entry-tree root is not the root of the report's entries.
+    RootMismatch,
     /// A pool's entries or head differ from what the contract shows.
     PoolStateMismatch,
     /// The signer set or head differs from what the contract shows.
@@ -119,13 +113,12 @@ impl FailureKind {
         match self {
             DeploymentMissing | DeploymentSignersDiffer => Check::Deployment,
             DomainSeparatorMismatch | DigestMismatch => Check::Domain,
-            CalldataUnreadable | CalldataMismatch => Check::Calldata,
             NoSignerSet | SignatureInvalid | UnknownSigner | DuplicateSigner
             | SignersNotAscending | TooFewSignatures | BitmapMismatch | EpochMismatch => {
                 Check::Signatures
             }
             SeqReplayed | SeqGap | PrevHashMismatch => Check::Chain,
-            MalformedReport => Check::Reports,
+            MalformedReport | RootMismatch => Check::Reports,
             PoolStateMismatch | SignerStateMismatch => Check::State,
             EvidenceMissing
             | EvidenceHashMismatch
@@ -310,14 +303,18 @@ impl Verdict {
                 "every digest recomputes for chain {} and contract {}",
                 self.chain_id, self.contract
             ),
-            Check::Calldata => "every report was submitted with its signatures in calldata".into(),
             Check::Signatures => {
                 "every report carries threshold signatures of the set in force, as its bitmap says"
                     .into()
             }
             Check::Chain => "seq and prevHash link every report, per pool and for signers".into(),
-            Check::Reports => "every report's entries and window are valid".into(),
-            Check::State => "replayed entries and heads equal the contract's views".into(),
+            Check::Reports => {
+                "every report's entries and window are valid, and its emitted root is its entries'"
+                    .into()
+            }
+            Check::State => {
+                "replayed entry trees, weights and heads equal the contract's views".into()
+            }
             Check::Evidence => match self.evidence {
                 Some(summary) => format!(
                     "{} hash to their reports' decisionHash ({} without one); {} match their \

@@ -1,8 +1,11 @@
 //! The audit itself, as a pure function from a [`History`] to a [`Verdict`]: it walks the events
-//! in chain order, keeping the signer set in force, each chain's head and each pool's entries,
+//! in chain order, keeping the signer set in force, each chain's head and each pool's commitment,
 //! and checks every report as the contract should have (domain, signatures against the set in
-//! force, threshold, the emitted bitmap and epoch, seq and prevHash), then compares the replayed
-//! state with the contract's views and each decision hash with its evidence.
+//! force, threshold, the emitted bitmap and epoch, seq and prevHash, the entry tree's root), then
+//! compares the replayed state with the contract's views and each decision hash with its evidence.
+//!
+//! What each event needs on its own (its digest, the signers its signatures recover to, its
+//! entry tree) is computed first, on every core; the walk then only compares.
 //!
 //! A failure does not stop the walk: the chain's own values are taken as they are, so one bad
 //! report is named once instead of making every later one fail too.
@@ -12,22 +15,19 @@ use std::collections::{HashMap, HashSet};
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_sol_types::SolStruct;
 
-use super::history::{FetchedEvidence, History, HistoryEntry, Submission};
+use super::history::{FetchedEvidence, History};
 use super::verdict::{EvidenceSummary, Failure, FailureKind, ReportRef, Verdict};
 use crate::chain::events::{ContractEvent, PoolApplied, ReportEvent, SignersRotated};
 use crate::report::{
-    Digest, Domain, Head, Link, PoolId, PoolReport, ReportError, Signature, SignerReport,
-    SignerSet, abi, verify_signatures,
+    Digest, Domain, EntryTree, Head, Link, PoolId, PoolReport, ReportError, Signature,
+    SignatureFault, SignerReport, SignerSet, abi, check_signers, recover_signers,
 };
 
 /// Judges a history. `expected` is the signer set the auditor trusts for the deployment; without
 /// it, the deployment's own set is taken as given (and the verdict says so).
 pub fn verify(history: &History, expected: Option<&SignerSet>) -> Verdict {
     let mut audit = Audit::new(history, expected);
-    let opens_with_deployment = history
-        .entries
-        .first()
-        .is_some_and(|entry| is_deployment(&entry.event));
+    let opens_with_deployment = history.events.first().is_some_and(is_deployment);
     if !opens_with_deployment {
         audit.fail(
             FailureKind::DeploymentMissing,
@@ -39,8 +39,9 @@ pub fn verify(history: &History, expected: Option<&SignerSet>) -> Verdict {
             ),
         );
     }
-    for (index, entry) in history.entries.iter().enumerate() {
-        audit.entry(index, entry);
+    let prepared = prepare_all(&audit.domain, &history.events);
+    for (index, (event, prepared)) in history.events.iter().zip(&prepared).enumerate() {
+        audit.event(index, event, prepared);
     }
     audit.compare_views();
     audit.into_verdict(expected.is_some())
@@ -54,7 +55,91 @@ fn is_deployment(event: &ContractEvent) -> bool {
 struct ReplayedPool {
     id: PoolId,
     head: Head,
-    entries: Vec<abi::Entry>,
+    commitment: Commitment,
+}
+
+/// What the contract keeps for a pool's entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Commitment {
+    root: B256,
+    total_weight: U256,
+    payee_weight: U256,
+    entries: usize,
+}
+
+impl Commitment {
+    fn of(entries: &[abi::Entry]) -> Self {
+        let weight = |entry: &abi::Entry| U256::from(entry.weight);
+        Commitment {
+            root: EntryTree::new(entries).root(),
+            total_weight: entries.iter().map(weight).sum(),
+            payee_weight: entries
+                .iter()
+                .filter(|entry| !entry.payee.is_zero())
+                .map(weight)
+                .sum(),
+            entries: entries.len(),
+        }
+    }
+}
+
+/// What an event yields on its own, before the walk.
+struct Prepared {
+    /// The report's digest in the audited domain.
+    digest: Digest,
+    /// The signer of each signature, or why the blob is not signatures at all.
+    recovered: Result<Vec<Result<Address, SignatureFault>>, ReportError>,
+    /// A pool report's commitment.
+    commitment: Option<Commitment>,
+    /// Why a pool report's content is not one the service could have signed, if it is not.
+    malformed: Option<String>,
+}
+
+/// Prepares every event, the events split evenly over the machine's cores, in order.
+fn prepare_all(domain: &Domain, events: &[ContractEvent]) -> Vec<Prepared> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let chunk = events.len().div_ceil(cores).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = events
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|e| prepare(domain, e)).collect::<Vec<_>>())
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| {
+                part.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect::<Vec<Prepared>>()
+    })
+}
+
+fn prepare(domain: &Domain, event: &ContractEvent) -> Prepared {
+    let (struct_hash, blob, commitment, malformed) = match &event.event {
+        ReportEvent::Pool(applied) => (
+            applied.report.eip712_hash_struct(),
+            &applied.signatures,
+            Some(Commitment::of(&applied.report.entries)),
+            PoolReport::try_from(&applied.report)
+                .err()
+                .map(|e| e.to_string()),
+        ),
+        ReportEvent::Signers(rotated) => (
+            rotated.report.eip712_hash_struct(),
+            &rotated.signatures,
+            None,
+            None,
+        ),
+    };
+    let digest = digest_in(domain, struct_hash);
+    Prepared {
+        digest,
+        recovered: parse_blob(blob).map(|signatures| recover_signers(digest, &signatures)),
+        commitment,
+        malformed,
+    }
 }
 
 struct Audit<'h> {
@@ -106,13 +191,13 @@ impl<'h> Audit<'h> {
         });
     }
 
-    fn entry(&mut self, index: usize, entry: &HistoryEntry) {
-        match &entry.event.event {
-            ReportEvent::Signers(rotated) if index == 0 && is_deployment(&entry.event) => {
-                self.deployment(rotated, &reference(&entry.event));
+    fn event(&mut self, index: usize, event: &ContractEvent, prepared: &Prepared) {
+        match &event.event {
+            ReportEvent::Signers(rotated) if index == 0 && is_deployment(event) => {
+                self.deployment(rotated, &reference(event));
             }
-            ReportEvent::Signers(rotated) => self.rotation(entry, rotated),
-            ReportEvent::Pool(applied) => self.pool_report(entry, applied),
+            ReportEvent::Signers(rotated) => self.rotation(event, rotated, prepared),
+            ReportEvent::Pool(applied) => self.pool_report(event, applied, prepared),
         }
     }
 
@@ -140,9 +225,9 @@ impl<'h> Audit<'h> {
         self.installed = Some(deployed);
     }
 
-    fn rotation(&mut self, entry: &HistoryEntry, rotated: &SignersRotated) {
+    fn rotation(&mut self, event: &ContractEvent, rotated: &SignersRotated, prepared: &Prepared) {
         self.signer_reports += 1;
-        let at = reference(&entry.event);
+        let at = reference(event);
         let report = &rotated.report;
         let new_set = match SignerReport::try_from(report) {
             Ok(parsed) => Some(parsed.set().clone()),
@@ -151,17 +236,8 @@ impl<'h> Audit<'h> {
                 None
             }
         };
-        let digest = digest_in(&self.domain, report.eip712_hash_struct());
-        self.check_digest(&at, digest, rotated.digest);
-        match &entry.submission {
-            Submission::SignerCall {
-                report: submitted,
-                signatures,
-            } if submitted == report => {
-                self.check_signatures(&at, digest, signatures, rotated.signer_bitmap);
-            }
-            other => self.wrong_submission(&at, other),
-        }
+        self.check_digest(&at, prepared.digest, rotated.digest);
+        self.check_signatures(&at, &prepared.recovered, rotated.signer_bitmap);
         if rotated.epoch != self.epoch + 1 {
             let message = format!(
                 "expected the rotation to open epoch {}, found epoch {}",
@@ -188,23 +264,22 @@ impl<'h> Audit<'h> {
         }
     }
 
-    fn pool_report(&mut self, entry: &HistoryEntry, applied: &PoolApplied) {
+    fn pool_report(&mut self, event: &ContractEvent, applied: &PoolApplied, prepared: &Prepared) {
         self.pool_reports += 1;
-        let at = reference(&entry.event);
+        let at = reference(event);
         let report = &applied.report;
-        if let Err(e) = PoolReport::try_from(report) {
-            self.fail(FailureKind::MalformedReport, Some(&at), e.to_string());
+        if let Some(why) = &prepared.malformed {
+            self.fail(FailureKind::MalformedReport, Some(&at), why.clone());
         }
-        let digest = digest_in(&self.domain, report.eip712_hash_struct());
-        self.check_digest(&at, digest, applied.digest);
-        match &entry.submission {
-            Submission::PoolCall {
-                report: submitted,
-                signatures,
-            } if submitted == report => {
-                self.check_signatures(&at, digest, signatures, applied.signer_bitmap);
-            }
-            other => self.wrong_submission(&at, other),
+        self.check_digest(&at, prepared.digest, applied.digest);
+        self.check_signatures(&at, &prepared.recovered, applied.signer_bitmap);
+        let commitment = prepared.commitment.unwrap_or_default();
+        if commitment.root != applied.root {
+            let message = format!(
+                "the event's root {} is not the root {} of the report's {} entries",
+                applied.root, commitment.root, commitment.entries
+            );
+            self.fail(FailureKind::RootMismatch, Some(&at), message);
         }
         if applied.signer_epoch != self.epoch {
             let message = format!(
@@ -220,7 +295,7 @@ impl<'h> Audit<'h> {
                 self.pools.push(ReplayedPool {
                     id,
                     head: Head::GENESIS,
-                    entries: Vec::new(),
+                    commitment: Commitment::default(),
                 });
                 self.pools.len() - 1
             }
@@ -236,7 +311,7 @@ impl<'h> Audit<'h> {
             seq: report.seq,
             digest: applied.digest,
         };
-        self.pools[position].entries = report.entries.clone();
+        self.pools[position].commitment = commitment;
         self.check_evidence(&at, report.decisionHash, report.policyVersion);
     }
 
@@ -252,23 +327,12 @@ impl<'h> Audit<'h> {
         }
     }
 
-    fn wrong_submission(&mut self, at: &ReportRef, submission: &Submission) {
-        let (kind, message) = match submission {
-            Submission::Unreadable { reason } => (FailureKind::CalldataUnreadable, reason.clone()),
-            Submission::Deployment => (
-                FailureKind::CalldataMismatch,
-                "the transaction is the contract's creation, not a report submission".into(),
-            ),
-            Submission::PoolCall { .. } | Submission::SignerCall { .. } => (
-                FailureKind::CalldataMismatch,
-                "the report in the transaction's calldata differs from the one the event carries"
-                    .into(),
-            ),
-        };
-        self.fail(kind, Some(at), message);
-    }
-
-    fn check_signatures(&mut self, at: &ReportRef, digest: Digest, blob: &[u8], bitmap: U256) {
+    fn check_signatures(
+        &mut self,
+        at: &ReportRef,
+        recovered: &Result<Vec<Result<Address, SignatureFault>>, ReportError>,
+        bitmap: U256,
+    ) {
         let Some(set) = self.trusted.clone() else {
             self.fail(
                 FailureKind::NoSignerSet,
@@ -277,14 +341,14 @@ impl<'h> Audit<'h> {
             );
             return;
         };
-        let signatures = match parse_blob(blob) {
-            Ok(signatures) => signatures,
+        let recovered = match recovered {
+            Ok(recovered) => recovered,
             Err(e) => {
                 self.fail(FailureKind::SignatureInvalid, Some(at), e.to_string());
                 return;
             }
         };
-        match verify_signatures(digest, &signatures, &set) {
+        match check_signers(recovered, &set) {
             Ok(signers) => {
                 let recovered = signers
                     .iter()
@@ -397,22 +461,27 @@ impl<'h> Audit<'h> {
         let mut mismatches = Vec::new();
         for pool in &self.pools {
             let view = views.pools.iter().find(|v| v.id == pool.id);
+            let replayed = &pool.commitment;
             let same = view.is_some_and(|v| {
                 v.version == pool.head.seq
                     && v.last_digest == pool.head.digest.get()
-                    && v.entries == pool.entries
+                    && v.root == replayed.root
+                    && v.total_weight == replayed.total_weight
+                    && v.payee_weight == replayed.payee_weight
             });
             if !same {
                 mismatches.push(format!(
-                    "pool {}/{}: replayed version {} with {} entries; the contract shows {}",
+                    "pool {}/{}: replayed version {} with root {} and weights {} ({} with a \
+                     payee); the contract shows {}",
                     pool.id.community(),
                     pool.id.pool(),
                     pool.head.seq,
-                    pool.entries.len(),
+                    replayed.root,
+                    replayed.total_weight,
+                    replayed.payee_weight,
                     view.map_or("nothing".to_owned(), |v| format!(
-                        "version {} with {} entries",
-                        v.version,
-                        v.entries.len()
+                        "version {} with root {} and weights {} ({} with a payee)",
+                        v.version, v.root, v.total_weight, v.payee_weight
                     ))
                 ));
             }

@@ -1,6 +1,7 @@
 //! The contract's report events, decoded from logs: `PoolReportApplied` and `SignerSetRotated`,
-//! each with where it sits on the chain (block, transaction, log index). The indexer stores them
-//! and the auditor verifies them; both read logs through [`decode`].
+//! each with where it sits on the chain (block, transaction, log index) and the signatures it was
+//! submitted with. The indexer stores them and the auditor verifies them from the logs alone,
+//! whoever submitted them; both read logs through [`decode`].
 //!
 //! Decoding checks only that a log is what the contract emits (its indexed topics agree with the
 //! report it carries). Whether the report is well signed and well chained is `report`'s and the
@@ -8,7 +9,7 @@
 
 use alloy::rpc::types::Log;
 use alloy::sol_types::SolEvent;
-use alloy_primitives::{B256, U256};
+use alloy_primitives::{B256, Bytes, U256};
 
 use super::contract::RevShare;
 use super::convert::{pool_report_from_contract, signer_report_from_contract};
@@ -36,8 +37,12 @@ pub struct PoolApplied {
     pub signer_epoch: u64,
     /// Bit i set iff signer i of that set signed.
     pub signer_bitmap: U256,
+    /// The root of the report's entry tree, which the contract now keeps for the pool.
+    pub root: B256,
     /// The report, exactly as signed.
     pub report: abi::PoolReport,
+    /// The signature blob it was submitted with.
+    pub signatures: Bytes,
 }
 
 impl PoolApplied {
@@ -58,6 +63,8 @@ pub struct SignersRotated {
     pub signer_bitmap: U256,
     /// The report as signed (for the deployment: only its signers and threshold are set).
     pub report: abi::SignerReport,
+    /// The signature blob it was submitted with; empty for the deployment.
+    pub signatures: Bytes,
 }
 
 /// One of the contract's report events.
@@ -181,7 +188,9 @@ pub fn decode(index: usize, log: &Log) -> Result<Option<ContractEvent>, EventErr
             digest: Digest::new(applied.digest),
             signer_epoch: applied.signerEpoch,
             signer_bitmap: applied.signerBitmap,
+            root: applied.root,
             report,
+            signatures: applied.signatures,
         })
     } else if *topic == RevShare::SignerSetRotated::SIGNATURE_HASH {
         let rotated = RevShare::SignerSetRotated::decode_log_data(log.data())
@@ -195,6 +204,7 @@ pub fn decode(index: usize, log: &Log) -> Result<Option<ContractEvent>, EventErr
             digest: Digest::new(rotated.digest),
             signer_bitmap: rotated.signerBitmap,
             report,
+            signatures: rotated.signatures,
         })
     } else {
         return Ok(None);
@@ -252,6 +262,7 @@ mod tests {
                 validFrom: 0,
                 validUntil: 0,
             },
+            signatures: Bytes::new(),
         }
         .encode_log_data()
     }

@@ -433,22 +433,20 @@ impl From<StoreError> for Problem {
                 "existing-pool",
                 format!("names pool `{pool}`, which the community does not have yet"),
             )]),
-            StoreError::Oracle(ref oracle) => match oracle.as_ref() {
-                crate::oracle::OracleError::Report(
-                    crate::report::ReportError::TooManyEntries { .. },
-                ) => Problem::invalid_fields(vec![FieldError::new(
+            StoreError::Oracle(ref oracle) if oracle.refuses_size() => {
+                Problem::invalid_fields(vec![FieldError::new(
                     "entries",
                     "reportable",
                     format!("cannot be reported to the contract: {oracle}"),
-                )]),
-                _ => {
-                    tracing::error!(error = %e, "the oracle could not sign a change");
-                    Problem::new(
-                        ProblemKind::Unavailable,
-                        format!("the change was not stored: {oracle}"),
-                    )
-                }
-            },
+                )])
+            }
+            StoreError::Oracle(ref oracle) => {
+                tracing::error!(error = %e, "the oracle could not sign a change");
+                Problem::new(
+                    ProblemKind::Unavailable,
+                    format!("the change was not stored: {oracle}"),
+                )
+            }
             StoreError::Connect { .. } => {
                 tracing::error!(error = %e, "database unreachable");
                 Problem::new(ProblemKind::Unavailable, "the database does not answer")

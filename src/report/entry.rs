@@ -12,9 +12,20 @@ use super::abi;
 use super::error::ReportError;
 use crate::domain::{Entry, Pool, WalletAddress, Weight};
 
-/// Most entries one pool report may carry: the contract's `MAX_ENTRIES`, which bounds the gas of
-/// `pick` and `fund`.
-pub const MAX_REPORT_ENTRIES: usize = 128;
+/// Most entries one pool report may carry: the contract's `MAX_ENTRIES`. With
+/// [`MAX_REPORT_WALLET_BYTES`] it keeps the largest report's transaction under 8,000,000 gas, so
+/// every report the oracle signs can land.
+pub const MAX_REPORT_ENTRIES: usize = 1000;
+
+/// Most bytes of wallets one pool report may carry: the contract's `MAX_WALLET_BYTES`. Each
+/// wallet counts as its normal form's UTF-8 length rounded up to 32 bytes, the words it takes in
+/// the transaction and the event, which is what costs gas ([`padded_len`]).
+pub const MAX_REPORT_WALLET_BYTES: usize = 64_000;
+
+/// A wallet's length as the contract counts it: rounded up to a multiple of 32 bytes.
+pub fn padded_len(wallet: &WalletAddress) -> usize {
+    wallet.as_str().len().div_ceil(32) * 32
+}
 
 /// One wallet of a pool, as a report commits to it. The weight is never zero (the contract refuses
 /// zero) and fits `uint96` (the service's weights are at most 2^32 - 1).
@@ -94,15 +105,30 @@ impl From<&ReportEntry> for abi::Entry {
 }
 
 /// The report entries of a pool, in the pool's order, without payees. Refuses a pool larger than
-/// the contract holds rather than cutting it short.
+/// a report may carry rather than cutting it short.
 pub fn entries_of(pool: &Pool) -> Result<Vec<ReportEntry>, ReportError> {
-    if pool.entries().len() > MAX_REPORT_ENTRIES {
+    let entries: Vec<ReportEntry> = pool.entries().iter().map(ReportEntry::from).collect();
+    check_size(&entries)?;
+    Ok(entries)
+}
+
+/// Refuses entries the contract would refuse for their size (`TooManyEntries`,
+/// `WalletBytesOverLimit`), so that no report that cannot land is ever signed.
+pub fn check_size(entries: &[ReportEntry]) -> Result<(), ReportError> {
+    if entries.len() > MAX_REPORT_ENTRIES {
         return Err(ReportError::TooManyEntries {
             max: MAX_REPORT_ENTRIES,
-            found: pool.entries().len(),
+            found: entries.len(),
         });
     }
-    Ok(pool.entries().iter().map(ReportEntry::from).collect())
+    let wallet_bytes: usize = entries.iter().map(|e| padded_len(&e.wallet)).sum();
+    if wallet_bytes > MAX_REPORT_WALLET_BYTES {
+        return Err(ReportError::WalletBytes {
+            max: MAX_REPORT_WALLET_BYTES,
+            found: wallet_bytes,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -144,10 +170,54 @@ mod tests {
         assert_eq!(
             entries_of(&pool),
             Err(ReportError::TooManyEntries {
-                max: 128,
-                found: 129
+                max: 1000,
+                found: 1001
             })
         );
+    }
+
+    #[test]
+    fn a_pool_whose_wallets_are_too_long_together_is_refused() {
+        // "https://w00.example/" is 20 bytes: with a path of 1,580 the wallet takes exactly 1,600,
+        // so 40 fit and a 41st does not.
+        let path = "p".repeat(1580);
+        let long = |i: usize| entry(&format!("$w{i:02}.example/{path}"), 1);
+        assert_eq!(long(0).wallet.as_str().len(), 1600);
+        let pool = Pool::new((0..40).map(long).collect()).unwrap();
+        assert!(entries_of(&pool).is_ok(), "40 wallets of 1,600 bytes fit");
+        let pool = Pool::new((0..41).map(long).collect()).unwrap();
+        assert_eq!(
+            entries_of(&pool),
+            Err(ReportError::WalletBytes {
+                max: MAX_REPORT_WALLET_BYTES,
+                found: 41 * 1600
+            })
+        );
+    }
+
+    #[test]
+    fn wallets_count_as_the_words_they_take() {
+        let wallet = |text: &str| WalletAddress::parse(text).unwrap();
+        assert_eq!(padded_len(&wallet("https://a.example/xyz")), 32, "21 bytes");
+        assert_eq!(
+            padded_len(&wallet("https://a.example/xyzxyzxyzxyzxy")),
+            32,
+            "32 bytes"
+        );
+        assert_eq!(
+            padded_len(&wallet("https://a.example/xyzxyzxyzxyzxyz")),
+            64,
+            "33 bytes"
+        );
+        // As in the contract's test: 1,000 wallets of 33 bytes take all 64,000.
+        let pool = Pool::new(
+            (0..1000)
+                .map(|i| entry(&format!("https://w{i:03}.example/pppppppppppp"), 1))
+                .collect(),
+        )
+        .unwrap();
+        assert!(pool.entries().iter().all(|e| e.wallet.as_str().len() == 33));
+        assert!(entries_of(&pool).is_ok());
     }
 
     #[test]

@@ -9,12 +9,23 @@ use super::chain::ChainKey;
 /// Why a report, a key, a signature or a chain of reports was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReportError {
-    /// The contract stores at most this many entries per pool (`TooManyEntries`).
+    /// The contract takes at most this many entries per report (`TooManyEntries`).
     #[error("a pool report carries at most {max} entries, found {found}")]
     TooManyEntries {
         /// The contract's limit.
         max: usize,
         /// How many were given.
+        found: usize,
+    },
+    /// The contract takes at most this many bytes of wallets per report, each rounded up to 32
+    /// (`WalletBytesOverLimit`).
+    #[error(
+        "a pool report carries at most {max} bytes of wallet addresses (each counted in 32-byte words), found {found}"
+    )]
+    WalletBytes {
+        /// The contract's limit.
+        max: usize,
+        /// How many bytes the wallets take together.
         found: usize,
     },
     /// A validity window that ends before it starts could never be applied.

@@ -13,7 +13,7 @@ use super::abi;
 use super::chain::{ChainKey, Head, Link, Report};
 use super::digest::Digest;
 use super::domain::Domain;
-use super::entry::{MAX_REPORT_ENTRIES, ReportEntry};
+use super::entry::{ReportEntry, check_size};
 use super::error::ReportError;
 use super::window::ValidityWindow;
 use crate::domain::{CommunitySlug, PoolName};
@@ -65,7 +65,7 @@ pub struct PoolChange {
 impl PoolChange {
     /// The new entries of `id`, caused by the decision whose stored evidence hashes to
     /// `decision_hash` under policy `policy_version`, observed at `observed_at` (Unix seconds).
-    /// Refuses more entries than the contract holds, so a built report is one it can apply.
+    /// Refuses entries larger than the contract takes, so a built report is one it can apply.
     pub fn new(
         id: PoolId,
         entries: Vec<ReportEntry>,
@@ -74,12 +74,7 @@ impl PoolChange {
         observed_at: u64,
         window: ValidityWindow,
     ) -> Result<Self, ReportError> {
-        if entries.len() > MAX_REPORT_ENTRIES {
-            return Err(ReportError::TooManyEntries {
-                max: MAX_REPORT_ENTRIES,
-                found: entries.len(),
-            });
-        }
+        check_size(&entries)?;
         Ok(PoolChange {
             id,
             entries,

@@ -11,7 +11,7 @@ use alloy_primitives::Address;
 use super::chain::Report;
 use super::digest::Digest;
 use super::domain::Domain;
-use super::error::ReportError;
+use super::error::{ReportError, SignatureFault};
 use super::key::SigningKey;
 use super::signature::Signature;
 use super::signer::SignerSet;
@@ -151,18 +151,38 @@ pub fn verify_signatures(
     signatures: &[Signature],
     set: &SignerSet,
 ) -> Result<Vec<Address>, ReportError> {
+    check_signers(&recover_signers(digest, signatures), set)
+}
+
+/// Recovers the signer of each signature over `digest`, in order: the costly half of
+/// [`verify_signatures`], which needs no signer set, so an auditor can run it for many reports at
+/// once before walking the chain.
+pub fn recover_signers(
+    digest: Digest,
+    signatures: &[Signature],
+) -> Vec<Result<Address, SignatureFault>> {
+    signatures
+        .iter()
+        .map(|signature| signature.recover(digest))
+        .collect()
+}
+
+/// The other half of [`verify_signatures`]: checks recovered signers (in signature order) against
+/// the set, as the contract does, and returns them.
+pub fn check_signers(
+    recovered: &[Result<Address, SignatureFault>],
+    set: &SignerSet,
+) -> Result<Vec<Address>, ReportError> {
     let threshold = usize::from(set.threshold());
-    if signatures.len() < threshold {
+    if recovered.len() < threshold {
         return Err(ReportError::TooFewSignatures {
-            count: signatures.len(),
+            count: recovered.len(),
             threshold,
         });
     }
-    let mut signers: Vec<Address> = Vec::with_capacity(signatures.len());
-    for (index, signature) in signatures.iter().enumerate() {
-        let signer = signature
-            .recover(digest)
-            .map_err(|fault| ReportError::Signature { index, fault })?;
+    let mut signers: Vec<Address> = Vec::with_capacity(recovered.len());
+    for (index, signer) in recovered.iter().enumerate() {
+        let signer = signer.map_err(|fault| ReportError::Signature { index, fault })?;
         if set.index_of(signer).is_none() {
             return Err(ReportError::UnknownSigner { signer });
         }

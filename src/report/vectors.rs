@@ -1,8 +1,9 @@
-//! Test vectors shared with the contract: one pool report, one signer report, a domain and a key,
-//! with the digests and signatures this module computes for them. `contracts/test/RustVectors.t.sol`
-//! holds the same constants and checks that the contract's `hashPoolReport`, `hashSignerReport`
-//! and `domainSeparator` give the same digests and that it accepts these signatures. If either side
-//! changes its encoding, one of the two tests fails.
+//! Test vectors shared with the contract: two pool reports, one signer report, a domain and a key,
+//! with the digests, signatures and entry trees this module computes for them.
+//! `contracts/test/RustVectors.t.sol` holds the same constants and checks that the contract's
+//! `hashPoolReport`, `hashSignerReport`, `domainSeparator`, entry-tree root and `leafOf` give the
+//! same values, that it accepts these signatures and that its `pick` takes this proof. If either
+//! side changes its encoding, one of the two tests fails.
 
 use alloy_primitives::{Address, B256, address, b256, hex};
 
@@ -38,6 +39,22 @@ const SIGNER_SIGNATURE: [u8; 65] = hex!(
     "1c"
 );
 
+/// The three-entry report's digest, `KEY`'s signature of it, its entry tree's root, and the leaf
+/// and proof of its last entry (carol), whose node rises alone at the first level.
+const ODD_POOL_DIGEST: B256 =
+    b256!("0x6b843b082ea8365f69d43b62918a6ca8f9d426efaa520e180137708310402682");
+const ODD_POOL_SIGNATURE: [u8; 65] = hex!(
+    "e6c301c1c7093a84ffb3b2b4ee8ba6df81958684b6e19b721e2192d7bc573f49"
+    "73554c9c6bee3c60cb2ec669de4bfca7e4af685a2ae0d24855ee42739ec24cc6"
+    "1c"
+);
+const ODD_POOL_ROOT: B256 =
+    b256!("0xb022fc35c9c58cb701ac1e116e46f776c6129e2dc3e22abc0b0689ec88aef39a");
+const CAROL_LEAF: B256 =
+    b256!("0x8ba65aec8efdbf7e42f144e257428d758581bfff5ace8c04f9614ca95cfe408f");
+const CAROL_PROOF: B256 =
+    b256!("0x3b915ca2e961eaa9dc6135abd17ad26fb66b9c08e404bb1f9d2597ae29fe5b3f");
+
 fn domain() -> Domain {
     Domain::new(CHAIN_ID, CONTRACT)
 }
@@ -46,8 +63,9 @@ fn key() -> SigningKey {
     SigningKey::from_bytes(&KEY).expect("the vector key is a valid key")
 }
 
-fn pool_report() -> PoolReport {
-    let entries = vec![
+/// Alice (50, with a payee) and Bob (30), the entries both pool vectors start with.
+fn alice_and_bob() -> Vec<ReportEntry> {
+    vec![
         ReportEntry::new(
             WalletAddress::parse("https://ilp.example.com/alice").unwrap(),
             Weight::new(50).unwrap(),
@@ -58,11 +76,15 @@ fn pool_report() -> PoolReport {
             Weight::new(30).unwrap(),
             None,
         ),
-    ];
+    ]
+}
+
+/// The first report of pool `pool` of `example-community` with `entries`, as both vectors sign it.
+fn first_report_of(pool: &str, entries: Vec<ReportEntry>) -> PoolReport {
     let change = PoolChange::new(
         PoolId::new(
             &CommunitySlug::parse("example-community").unwrap(),
-            &PoolName::parse("default").unwrap(),
+            &PoolName::parse(pool).unwrap(),
         ),
         entries,
         DECISION,
@@ -72,6 +94,10 @@ fn pool_report() -> PoolReport {
     )
     .unwrap();
     PoolReport::next(None, &domain(), change).unwrap()
+}
+
+fn pool_report() -> PoolReport {
+    first_report_of("default", alice_and_bob())
 }
 
 fn signer_report() -> SignerReport {
@@ -126,4 +152,35 @@ fn digests_and_signatures_are_the_shared_vectors() {
     let set = SignerSet::new(vec![SIGNER], 1).unwrap();
     assert_eq!(verify(&signed_pool, &set), Ok(vec![SIGNER]));
     assert_eq!(verify(&signed_rotation, &set), Ok(vec![SIGNER]));
+}
+
+#[test]
+fn the_entry_tree_of_three_entries_is_the_shared_vector() {
+    let report = odd_pool_report();
+    assert_eq!(report.digest(&domain()).get(), ODD_POOL_DIGEST);
+    let signed = SignedReport::sign(report.clone(), domain(), &[&key()]).unwrap();
+    assert_eq!(
+        signed.blob(),
+        ODD_POOL_SIGNATURE,
+        "three-entry report signature"
+    );
+    let tree = EntryTree::new(&abi::PoolReport::from(&report).entries);
+    assert_eq!(tree.root(), ODD_POOL_ROOT, "root");
+    assert_eq!(tree.leaf(2).unwrap().hash(), CAROL_LEAF, "carol's leaf");
+    assert_eq!(
+        tree.proof(2),
+        Some(vec![CAROL_PROOF]),
+        "carol rises alone once"
+    );
+}
+
+/// A second pool report, of three entries, so that the entry tree's odd last node is shared too.
+fn odd_pool_report() -> PoolReport {
+    let mut entries = alice_and_bob();
+    entries.push(ReportEntry::new(
+        WalletAddress::parse("https://ilp.example.net/carol/main").unwrap(),
+        Weight::new(20).unwrap(),
+        Some(address!("0x00000000000000000000000000000000000CA401")),
+    ));
+    first_report_of("odd", entries)
 }

@@ -98,7 +98,7 @@ pub struct RolledBack {
 }
 
 const EVENT_COLUMNS: &str = "block_number, log_index, block_hash, tx_hash, kind, seq, digest, \
-                             epoch, signer_bitmap, report, status";
+                             epoch, signer_bitmap, report, root, signatures, status";
 
 impl Store {
     /// The index's cursor; `None` before its first batch.

@@ -2,7 +2,7 @@
 //! and a stored event back into its [`ContractEvent`]. The queries that decide *which* rows are
 //! in `chain.rs`; this file only encodes and decodes them.
 
-use alloy_primitives::{U256, hex};
+use alloy_primitives::{B256, Bytes, U256, hex};
 use alloy_sol_types::SolValue;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -13,7 +13,7 @@ use crate::chain::events::{ContractEvent, LogPosition, PoolApplied, ReportEvent,
 use crate::report::{Digest, abi};
 
 /// Rows written per `INSERT`: one statement for many rows saves a round trip per row, and 64 rows
-/// of at most 15 columns stay far below both databases' parameter limits.
+/// of at most 17 columns stay far below both databases' parameter limits.
 const ROWS_PER_INSERT: usize = 64;
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
@@ -66,9 +66,10 @@ pub(super) async fn insert_events(
     for chunk in events.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO chain_events (chain_id, contract, block_number, log_index, block_hash, \
-               tx_hash, kind, community, pool, seq, digest, epoch, signer_bitmap, report, status) \
+               tx_hash, kind, community, pool, seq, digest, epoch, signer_bitmap, report, root, \
+               signatures, status) \
              VALUES {}",
-            placeholders(chunk.len(), 15)
+            placeholders(chunk.len(), 17)
         );
         let mut query = sqlx::query(&sql);
         for event in chunk {
@@ -86,7 +87,7 @@ fn bind_event<'q>(
     event: &ContractEvent,
 ) -> Result<AnyQuery<'q>, StoreError> {
     let position = &event.position;
-    let (kind, community, pool, epoch, bitmap, report) = match &event.event {
+    let (kind, community, pool, epoch, bitmap, report, root, signatures) = match &event.event {
         ReportEvent::Pool(applied) => (
             "pool",
             Some(applied.report.community.to_string()),
@@ -94,6 +95,8 @@ fn bind_event<'q>(
             applied.signer_epoch,
             applied.signer_bitmap,
             hex::encode_prefixed(applied.report.abi_encode()),
+            Some(applied.root.to_string()),
+            &applied.signatures,
         ),
         ReportEvent::Signers(rotated) => (
             "signers",
@@ -102,6 +105,8 @@ fn bind_event<'q>(
             rotated.epoch,
             rotated.signer_bitmap,
             hex::encode_prefixed(rotated.report.abi_encode()),
+            None,
+            &rotated.signatures,
         ),
     };
     Ok(query
@@ -119,6 +124,8 @@ fn bind_event<'q>(
         .bind(to_i64(epoch)?)
         .bind(format!("{bitmap:#x}"))
         .bind(report)
+        .bind(root)
+        .bind(hex::encode_prefixed(signatures))
         .bind(Confirmation::Seen.as_str()))
 }
 
@@ -137,14 +144,28 @@ pub(super) fn event_from_row(row: &AnyRow) -> Result<IndexedEvent, StoreError> {
         .map_err(|e| corrupt("signer bitmap", e))?;
     let report_text: String = row.try_get("report")?;
     let report_bytes = hex::decode(&report_text).map_err(|e| corrupt("indexed report", e))?;
+    // Rows indexed from the contract's first version have neither (migration 0012): read as a
+    // zero root and no signatures, which nothing in the service relies on.
+    let root = match row.try_get::<Option<String>, _>("root")? {
+        Some(text) => parse_b256(&text)?,
+        None => B256::ZERO,
+    };
+    let signatures = match row.try_get::<Option<String>, _>("signatures")? {
+        Some(text) => {
+            Bytes::from(hex::decode(&text).map_err(|e| corrupt("indexed signatures", e))?)
+        }
+        None => Bytes::new(),
+    };
     let kind: String = row.try_get("kind")?;
     let event = match kind.as_str() {
         "pool" => ReportEvent::Pool(PoolApplied {
             digest,
             signer_epoch: epoch,
             signer_bitmap,
+            root,
             report: abi::PoolReport::abi_decode(&report_bytes)
                 .map_err(|e| corrupt("indexed pool report", e))?,
+            signatures,
         }),
         "signers" => ReportEvent::Signers(SignersRotated {
             epoch,
@@ -152,6 +173,7 @@ pub(super) fn event_from_row(row: &AnyRow) -> Result<IndexedEvent, StoreError> {
             signer_bitmap,
             report: abi::SignerReport::abi_decode(&report_bytes)
                 .map_err(|e| corrupt("indexed signer report", e))?,
+            signatures,
         }),
         other => return Err(corrupt("indexed event kind", other)),
     };

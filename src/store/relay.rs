@@ -1,11 +1,14 @@
 //! Where a report stands on its way to the chain, and the only ways it moves: submitted, applied,
-//! refused, back to pending for another try, or superseded when it expired before it landed.
+//! refused, back to pending for another try, or superseded by a re-issue.
 //!
-//! Superseding re-issues: the expired report and every later open report of its chain are signed
-//! again with the same content, a fresh window and links to the new digests, in one transaction.
-//! The old rows stay, final, naming their successors; each successor takes its predecessor's place
-//! in the outbox, so the signer set it is checked against does not change. Triggers keep applied,
-//! refused and superseded reports final and every report's content fixed.
+//! Superseding re-issues: a report and every later open report of its chain are signed again with
+//! the same content, a fresh window and links to the new digests, in one transaction. The old rows
+//! stay, final, naming their successors. After an expiry each successor takes its predecessor's
+//! place in the outbox, so the signer set it is checked against does not change; after a rotation
+//! landed before it, it moves to the end of the outbox and is signed by the set in force there.
+//! A refused report leaves its chain: the open reports after it are re-issued one seq lower, so
+//! the chain moves on. Triggers keep applied, refused and superseded reports final and every
+//! report's content fixed.
 
 use alloy_primitives::{B256, hex};
 use alloy_sol_types::SolValue;
@@ -127,42 +130,82 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let open = open_from(&mut tx, expired).await?;
         if open.first().map(|row| row.id) != Some(expired.id) {
-            return Err(StoreError::Conflict(format!(
-                "report {} is no longer open: it cannot be re-issued",
-                expired.id
-            )));
+            return Err(not_open(expired));
         }
+        let head = head_before(expired);
         let window = oracle.fresh_window(chain_time);
-        let mut head = Head {
-            seq: expired.signed.seq() - 1,
-            digest: expired.signed.prev_hash(),
-        };
-        let mut reissued = Vec::with_capacity(open.len());
-        for row in &open {
-            if row.signed.seq() != head.seq + 1 {
-                return Err(corrupt(
-                    "report chain",
-                    format!(
-                        "open report {} has seq {} after seq {}",
-                        row.id,
-                        row.signed.seq(),
-                        head.seq
-                    ),
-                ));
-            }
-            let successor = resign(&mut tx, oracle, row, head, window).await?;
-            supersede(&mut tx, row.id, successor.digest, at).await?;
-            insert_successor(&mut tx, row.id, &successor, at).await?;
-            reissued.push(Reissue {
-                seq: row.signed.seq(),
-                superseded: row.signed.digest(),
-                successor: successor.digest,
-            });
-            head = Head {
-                seq: row.signed.seq(),
-                digest: successor.digest,
-            };
+        let reissued = reissue(&mut tx, oracle, &open, head, window, Placement::Kept, at).await?;
+        tx.commit()
+            .await
+            .map_err(|e| conflict(e, "the report chain"))?;
+        Ok(reissued)
+    }
+
+    /// Re-signs `stranded` (a pool report the contract refused because its signer set was
+    /// rotated out) and every later open report of its pool with the signer set in force at the
+    /// end of the outbox, each moved to the end of the outbox, so that it lands after every
+    /// rotation signed so far. A conflict if `stranded` is no longer open.
+    pub async fn reissue_after_rotation(
+        &self,
+        stranded: &StoredReport,
+        oracle: &Oracle,
+        chain_time: u64,
+        at: Timestamp,
+    ) -> Result<Vec<Reissue>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let open = open_from(&mut tx, stranded).await?;
+        if open.first().map(|row| row.id) != Some(stranded.id) {
+            return Err(not_open(stranded));
         }
+        let head = head_before(stranded);
+        // The same content in the same window would be the same report, with the same digest: the
+        // copy's window opens at least a second later, so that it is a report of its own.
+        let window = oracle.fresh_window(chain_time.max(stranded.signed.valid_from() + 1));
+        let reissued = reissue(&mut tx, oracle, &open, head, window, Placement::End, at).await?;
+        tx.commit()
+            .await
+            .map_err(|e| conflict(e, "the report chain"))?;
+        Ok(reissued)
+    }
+
+    /// Refuses `unlandable` for good with `reason` and lets its chain move on: every later open
+    /// report of the chain is re-signed one seq lower, the first after the report before
+    /// `unlandable`, in a window opening at `chain_time`. Returns those re-issues. All of it commits
+    /// together; a conflict if `unlandable` is no longer open.
+    pub async fn refuse_and_rebase(
+        &self,
+        unlandable: &StoredReport,
+        reason: &str,
+        oracle: &Oracle,
+        chain_time: u64,
+        at: Timestamp,
+    ) -> Result<Vec<Reissue>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let open = open_from(&mut tx, unlandable).await?;
+        if open.first().map(|row| row.id) != Some(unlandable.id) {
+            return Err(not_open(unlandable));
+        }
+        sqlx::query(
+            "UPDATE oracle_reports SET status = 'refused', last_error = $2, updated_at_ms = $3 \
+             WHERE id = $1",
+        )
+        .bind(unlandable.id)
+        .bind(reason)
+        .bind(at.millis())
+        .execute(&mut *tx)
+        .await?;
+        let head = head_before(unlandable);
+        let window = oracle.fresh_window(chain_time);
+        let reissued = reissue(
+            &mut tx,
+            oracle,
+            &open[1..],
+            head,
+            window,
+            Placement::Kept,
+            at,
+        )
+        .await?;
         tx.commit()
             .await
             .map_err(|e| conflict(e, "the report chain"))?;
@@ -170,8 +213,74 @@ impl Store {
     }
 }
 
+/// Where a re-issued report goes in the outbox, which decides the signer set it is signed by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Placement {
+    /// Its predecessor's place: the same signer set.
+    Kept,
+    /// After every stored report: the set of the last rotation signed.
+    End,
+}
+
+fn not_open(report: &StoredReport) -> StoreError {
+    StoreError::Conflict(format!(
+        "report {} is no longer open: it cannot be re-issued",
+        report.id
+    ))
+}
+
+/// The head a report followed when it was signed.
+fn head_before(report: &StoredReport) -> Head {
+    Head {
+        seq: report.signed.seq() - 1,
+        digest: report.signed.prev_hash(),
+    }
+}
+
+/// Supersedes each of `open` (consecutive seqs of one chain) with a copy re-signed after `head`
+/// (then after each copy) in `window`, placed by `placement`. Returns the re-issues in order.
+async fn reissue(
+    tx: &mut Transaction<'_, Any>,
+    oracle: &Oracle,
+    open: &[StoredReport],
+    mut head: Head,
+    window: ValidityWindow,
+    placement: Placement,
+    at: Timestamp,
+) -> Result<Vec<Reissue>, StoreError> {
+    let mut reissued = Vec::with_capacity(open.len());
+    let mut previous_seq = None;
+    for row in open {
+        let seq = row.signed.seq();
+        if previous_seq.is_some_and(|previous| seq != previous + 1) {
+            return Err(corrupt(
+                "report chain",
+                format!(
+                    "open report {} has seq {seq} after seq {previous_seq:?}",
+                    row.id
+                ),
+            ));
+        }
+        previous_seq = Some(seq);
+        let successor = resign(tx, oracle, row, head, window, placement).await?;
+        supersede(tx, row.id, successor.digest, at).await?;
+        insert_successor(tx, row.id, &successor, placement, at).await?;
+        reissued.push(Reissue {
+            seq: head.seq + 1,
+            superseded: row.signed.digest(),
+            successor: successor.digest,
+        });
+        head = Head {
+            seq: head.seq + 1,
+            digest: successor.digest,
+        };
+    }
+    Ok(reissued)
+}
+
 /// A re-signed report, encoded as stored.
 struct Successor {
+    seq: u64,
     digest: Digest,
     prev_hash: Digest,
     encoded: Vec<u8>,
@@ -208,15 +317,21 @@ async fn open_from(
     rows.iter().map(decode_row).collect()
 }
 
-/// Signs `row`'s content again after `head` in `window`, with the signer set in force at its place.
+/// Signs `row`'s content again after `head` in `window`, with the signer set in force where
+/// `placement` puts it.
 async fn resign(
     tx: &mut Transaction<'_, Any>,
     oracle: &Oracle,
     row: &StoredReport,
     head: Head,
     window: ValidityWindow,
+    placement: Placement,
 ) -> Result<Successor, StoreError> {
-    let set = signer_set_before_place(tx, oracle, Place::Of(row.id)).await?;
+    let place = match placement {
+        Placement::Kept => Place::Of(row.id),
+        Placement::End => Place::End,
+    };
+    let set = signer_set_before_place(tx, oracle, place).await?;
     let report_error = |e| oracle_error(OracleError::Report(e));
     match &row.signed {
         StoredSigned::Pool(signed) => {
@@ -250,6 +365,7 @@ fn successor<R: Report>(
 ) -> Result<Successor, StoreError> {
     let signed = oracle.sign(report, set).map_err(oracle_error)?;
     Ok(Successor {
+        seq: head.seq + 1,
         digest: signed.digest(),
         prev_hash: head.digest,
         encoded: encode(signed.report()),
@@ -287,23 +403,30 @@ async fn insert_successor(
     tx: &mut Transaction<'_, Any>,
     id: i64,
     successor: &Successor,
+    placement: Placement,
     at: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    let position = match placement {
+        Placement::Kept => "COALESCE(outbox_position, id)",
+        Placement::End => {
+            "(SELECT MAX(COALESCE(o.outbox_position, o.id)) + 1 FROM oracle_reports o)"
+        }
+    };
+    sqlx::query(&format!(
         "INSERT INTO oracle_reports (kind, community_id, pool, pool_version, chain_id, contract, \
            community_hash, pool_hash, seq, prev_hash, digest, report, signatures, decision_hash, \
            evidence, created_at_ms, updated_at_ms, outbox_position) \
          SELECT kind, community_id, pool, pool_version, chain_id, contract, community_hash, \
-           pool_hash, seq, $2, $3, $4, $5, decision_hash, evidence, $6, $6, \
-           COALESCE(outbox_position, id) \
-         FROM oracle_reports WHERE id = $1",
-    )
+           pool_hash, $7, $2, $3, $4, $5, decision_hash, evidence, $6, $6, {position} \
+         FROM oracle_reports WHERE id = $1"
+    ))
     .bind(id)
     .bind(successor.prev_hash.to_string())
     .bind(successor.digest.to_string())
     .bind(hex::encode_prefixed(&successor.encoded))
     .bind(hex::encode_prefixed(&successor.signatures))
     .bind(at.millis())
+    .bind(successor.seq as i64)
     .execute(&mut **tx)
     .await
     .map_err(|e| conflict(e, "the report chain"))?;

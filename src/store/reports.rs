@@ -28,10 +28,12 @@ pub enum RelayStatus {
     Submitted,
     /// The contract applied it.
     Applied,
-    /// It failed local verification or the contract refused it for good; never sent again.
+    /// It failed local verification or the contract refused it for good; never sent again. It
+    /// leaves its chain: the next report of the chain takes its seq.
     Refused,
-    /// It expired before it landed and was re-issued: a copy with a fresh window, re-signed,
-    /// takes its place (`superseded_by`). Never sent again.
+    /// It was re-issued (it expired before it landed, a rotation landed before it, or an earlier
+    /// report of its chain was refused): a re-signed copy takes its place (`superseded_by`).
+    /// Never sent again.
     Superseded,
 }
 
@@ -95,6 +97,14 @@ impl StoredSigned {
         match self {
             StoredSigned::Pool(signed) => signed.report().window().valid_until(),
             StoredSigned::Signer(signed) => signed.report().window().valid_until(),
+        }
+    }
+
+    /// The first Unix second at which the contract may apply it.
+    pub fn valid_from(&self) -> u64 {
+        match self {
+            StoredSigned::Pool(signed) => signed.report().window().valid_from(),
+            StoredSigned::Signer(signed) => signed.report().window().valid_from(),
         }
     }
 }
@@ -260,8 +270,8 @@ impl Store {
         Ok(set)
     }
 
-    /// The signer set a stored report must verify against: the last rotation (not superseded)
-    /// before its place in the outbox, in the same domain, or the oracle's first set.
+    /// The signer set a stored report must verify against: the last rotation (neither superseded
+    /// nor refused) before its place in the outbox, in the same domain, or the oracle's first set.
     pub async fn signer_set_before(
         &self,
         report_id: i64,
@@ -325,8 +335,8 @@ impl Store {
         rows.iter().map(decode_row).collect()
     }
 
-    /// The latest pool report of every pool in `domain` (superseded ones left out: they never go
-    /// on chain): what the chain should show.
+    /// The latest pool report of every pool in `domain` (superseded and refused ones left out:
+    /// they never go on chain): what the chain should show.
     pub async fn latest_pool_reports(
         &self,
         domain: &Domain,
@@ -334,10 +344,29 @@ impl Store {
         let sql = format!(
             "SELECT {REPORT_COLUMNS} FROM oracle_reports r LEFT JOIN communities c ON c.id = r.community_id \
              WHERE r.kind = 'pool' AND r.chain_id = $1 AND r.contract = $2 \
-               AND r.status <> 'superseded' AND r.seq = ( \
+               AND r.status NOT IN ('superseded', 'refused') AND r.seq = ( \
                SELECT MAX(l.seq) FROM oracle_reports l WHERE l.kind = 'pool' AND l.chain_id = r.chain_id \
                  AND l.contract = r.contract AND l.community_hash = r.community_hash \
-                 AND l.pool_hash = r.pool_hash AND l.status <> 'superseded') \
+                 AND l.pool_hash = r.pool_hash AND l.status NOT IN ('superseded', 'refused')) \
+             ORDER BY r.id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(domain.chain_id() as i64)
+            .bind(domain.verifying_contract().to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    /// Every pool report in `domain` refused for good, in outbox order: the reports the chain
+    /// could never accept, which reconciliation names beside their pools.
+    pub async fn refused_pool_reports(
+        &self,
+        domain: &Domain,
+    ) -> Result<Vec<StoredReport>, StoreError> {
+        let sql = format!(
+            "SELECT {REPORT_COLUMNS} FROM oracle_reports r LEFT JOIN communities c ON c.id = r.community_id \
+             WHERE r.kind = 'pool' AND r.chain_id = $1 AND r.contract = $2 AND r.status = 'refused' \
              ORDER BY r.id"
         );
         let rows = sqlx::query(&sql)
@@ -423,8 +452,8 @@ async fn insert_report(tx: &mut Transaction<'_, Any>, row: NewRow<'_>) -> Result
     Ok(())
 }
 
-/// The last report of a chain in `domain` (superseded ones left out), as the next one must
-/// follow it.
+/// The last report of a chain in `domain` that can still land (superseded and refused ones left
+/// out), as the next one must follow it.
 pub(super) async fn chain_head(
     tx: &mut Transaction<'_, Any>,
     domain: &Domain,
@@ -435,7 +464,7 @@ pub(super) async fn chain_head(
     let row = sqlx::query(
         "SELECT seq, digest FROM oracle_reports \
          WHERE chain_id = $1 AND contract = $2 AND kind = $3 AND community_hash = $4 AND pool_hash = $5 \
-           AND status <> 'superseded' \
+           AND status NOT IN ('superseded', 'refused') \
          ORDER BY seq DESC LIMIT 1",
     )
     .bind(domain.chain_id() as i64)
@@ -471,7 +500,7 @@ pub(super) enum Place {
     End,
 }
 
-/// The set of the last rotation (not superseded) before `place` in the oracle's domain, or the
+/// The set of the last rotation (neither superseded nor refused) before `place` in the oracle's domain, or the
 /// oracle's first set.
 pub(super) async fn signer_set_before_place(
     tx: &mut Transaction<'_, Any>,
@@ -491,7 +520,7 @@ pub(super) async fn signer_set_before_place(
     };
     let row: Option<String> = sqlx::query_scalar(&format!(
         "SELECT r.report FROM oracle_reports r WHERE r.kind = 'signer' AND r.chain_id = $1 \
-           AND r.contract = $2 AND r.status <> 'superseded' AND {PLACE} < $3 \
+           AND r.contract = $2 AND r.status NOT IN ('superseded', 'refused') AND {PLACE} < $3 \
          ORDER BY {PLACE} DESC LIMIT 1"
     ))
     .bind(domain.chain_id() as i64)

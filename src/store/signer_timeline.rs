@@ -27,12 +27,12 @@ impl SignerTimeline {
 }
 
 impl Store {
-    /// Every rotation (not superseded) of `oracle`'s domain in outbox order.
+    /// Every rotation (neither superseded nor refused) of `oracle`'s domain in outbox order.
     pub async fn signer_timeline(&self, oracle: &Oracle) -> Result<SignerTimeline, StoreError> {
         let domain = oracle.domain();
         let rows: Vec<(i64, String)> = sqlx::query_as(&format!(
             "SELECT {PLACE} AS place, r.report FROM oracle_reports r WHERE r.kind = 'signer' \
-               AND r.chain_id = $1 AND r.contract = $2 AND r.status <> 'superseded' \
+               AND r.chain_id = $1 AND r.contract = $2 AND r.status NOT IN ('superseded', 'refused') \
              ORDER BY place"
         ))
         .bind(domain.chain_id() as i64)

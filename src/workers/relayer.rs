@@ -8,9 +8,12 @@
 //! Exactly once in effect: before sending, it reads the chain's head for the report's chain. A head
 //! already at or past the report's seq means an earlier try landed (before a crash, or a
 //! transaction that was slow to mine), and the report is marked applied without sending again; the
-//! contract's seq check refuses any duplicate that still lands. A report that fails local
-//! verification, or that the contract refuses for a reason another try cannot change, is marked
-//! refused with the reason and never sent. A node that cannot be reached is retried with backoff.
+//! contract's seq check refuses any duplicate that still lands. A report the chain can never accept
+//! (it fails local verification, the contract refuses it for a reason another try cannot change,
+//! named by its decoded error, or it needs more gas than a transaction may use) is refused with the
+//! reason, counted, and never sent; its chain moves on, the open reports after it re-signed one seq
+//! lower. A pool report refused because a rotation landed before it is re-signed by the set in
+//! force instead. A node that cannot be reached is retried with backoff.
 //!
 //! A report whose window closed before it landed (judged by the chain's latest block time, or
 //! refused by the contract as expired) would block its chain for good: it is re-issued instead,
@@ -23,7 +26,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alloy::eips::BlockNumberOrTag;
+use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::network::EthereumWallet;
 use alloy::primitives::{B256, Bytes};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
@@ -266,7 +269,7 @@ impl Relayer {
         };
         if let Err(e) = verified {
             return self
-                .refuse(row, &format!("failed local verification: {e}"))
+                .unlandable(row, &format!("failed local verification: {e}"))
                 .await;
         }
 
@@ -309,17 +312,38 @@ impl Relayer {
             .store
             .reissue_expired(row, &self.oracle, chain_time, self.clock.now())
             .await?;
-        let chain = row.signed.chain().to_string();
         tracing::warn!(
             report = row.id,
-            chain,
+            chain = %row.signed.chain(),
             seq = row.signed.seq(),
             valid_until = row.signed.valid_until(),
             chain_time,
             reissued = reissued.len(),
             "report expired before it landed: re-signed it and the open reports after it in its chain with a fresh window"
         );
-        for reissue in &reissued {
+        Ok(self.reissued(&reissued))
+    }
+
+    /// Re-signs `row`, refused because a rotation landed before it, and the open reports after
+    /// it in its pool, with the signer set in force; they then land after the rotation.
+    async fn resign_after_rotation(&self, row: &StoredReport) -> Result<Step, RelayError> {
+        let chain_time = self.chain_time().await?;
+        let reissued = self
+            .store
+            .reissue_after_rotation(row, &self.oracle, chain_time, self.clock.now())
+            .await?;
+        tracing::warn!(
+            report = row.id,
+            chain = %row.signed.chain(),
+            seq = row.signed.seq(),
+            reissued = reissued.len(),
+            "a rotation landed before this report: re-signed it and the open reports after it in its chain with the set in force"
+        );
+        Ok(self.reissued(&reissued))
+    }
+
+    fn reissued(&self, reissued: &[crate::store::Reissue]) -> Step {
+        for reissue in reissued {
             tracing::info!(
                 seq = reissue.seq,
                 superseded = %reissue.superseded,
@@ -328,7 +352,7 @@ impl Relayer {
             );
         }
         self.metrics.reports_reissued.inc_by(reissued.len() as u64);
-        Ok(Step::Progress)
+        Step::Progress
     }
 
     async fn chain_head(&self, signed: &StoredSigned) -> Result<Head, RelayError> {
@@ -386,7 +410,18 @@ impl Relayer {
                     RevShare::PoolReport::from(signed.report()),
                     Bytes::from(signed.blob()),
                 );
-                call.send().await
+                // Estimated on the pending block, the one it would land in, as the node's own
+                // estimate for the send would be: a window that closes before it shows here.
+                match call.clone().block(BlockId::pending()).estimate_gas().await {
+                    Ok(gas) if gas > TRANSACTION_GAS_CAP => {
+                        let reason = format!(
+                            "it needs {gas} gas, which exceeds the gas cap of {TRANSACTION_GAS_CAP} a transaction"
+                        );
+                        return self.unlandable(row, &reason).await;
+                    }
+                    Ok(gas) => call.gas(gas_with_margin(gas)).send().await,
+                    Err(e) => Err(e),
+                }
             }
             StoredSigned::Signer(signed) => {
                 let call = self.contract.submitSignerReport(
@@ -465,11 +500,34 @@ impl Relayer {
                 let chain_time = self.chain_time().await?;
                 self.reissue(row, chain_time).await
             }
+            RevShareErrors::SignerRotatedOut(_) if matches!(row.signed, StoredSigned::Pool(_)) => {
+                self.resign_after_rotation(row).await
+            }
             other => {
                 let reason = format!("the contract refused it: {other:?}");
-                self.refuse(row, &reason).await
+                self.unlandable(row, &reason).await
             }
         }
+    }
+
+    /// Refuses `row`, which the chain can never accept, and moves its chain on: the open reports
+    /// after it are re-signed one seq lower, so the next lands in its place.
+    async fn unlandable(&self, row: &StoredReport, reason: &str) -> Result<Step, RelayError> {
+        let chain_time = self.chain_time().await?;
+        let reissued = self
+            .store
+            .refuse_and_rebase(row, reason, &self.oracle, chain_time, self.clock.now())
+            .await?;
+        tracing::error!(
+            report = row.id,
+            chain = %row.signed.chain(),
+            seq = row.signed.seq(),
+            reason,
+            reissued = reissued.len(),
+            "report can never land: refused it, and its chain moves on without it"
+        );
+        self.metrics.reports_refused.inc();
+        Ok(self.reissued(&reissued))
     }
 
     async fn refuse(&self, row: &StoredReport, reason: &str) -> Result<Step, RelayError> {
@@ -485,6 +543,18 @@ impl Relayer {
         self.metrics.reports_refused.inc();
         Ok(Step::Progress)
     }
+}
+
+/// Most gas one transaction may use (EIP-7825): a report that needs more can never land. The
+/// contract's size bound keeps every report the service signs far below it.
+pub const TRANSACTION_GAS_CAP: u64 = 1 << 24;
+
+/// The gas limit sent for an estimate: a fifth more, for state that changes between the
+/// estimate and the block, within the cap.
+fn gas_with_margin(estimate: u64) -> u64 {
+    estimate
+        .saturating_add(estimate / 5)
+        .min(TRANSACTION_GAS_CAP)
 }
 
 /// A node's failure in words, without the node's URL.

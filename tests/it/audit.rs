@@ -2,7 +2,8 @@
 //! of a thousand reports (with a signer rotation and evidence for every decision) verifies; a
 //! report signed by a key outside the expected set, evidence whose hash differs, and a log the
 //! auditor never sees are each caught and named at the report concerned; so are decisions whose
-//! ballots are not the ones their platform's documents show.
+//! ballots are not the ones their platform's documents show. Reports submitted through another
+//! contract verify like any other, from the logs alone.
 
 use crate::ballot_fixtures;
 use crate::support;
@@ -10,7 +11,9 @@ use crate::support;
 use std::collections::{HashMap, HashSet};
 use std::process::Command;
 
+use alloy::consensus::Transaction as _;
 use alloy::primitives::{Address, B256};
+use alloy::providers::Provider;
 use revshare_oracle::report::SignerSet;
 use serde_json::Value;
 use support::anvil::LocalChain;
@@ -173,6 +176,36 @@ async fn a_report_signed_by_an_unknown_key_is_named() {
     assert!(text.contains("First bad report: pool report"), "{text}");
     assert!(text.contains("unknown-signer"), "{text}");
     assert!(stderr.contains("error: the audit failed"), "{stderr}");
+}
+
+#[tokio::test]
+async fn reports_submitted_through_another_contract_verify_from_the_logs() {
+    let chain = LocalChain::start().await;
+    let (mut oracle, set) = single_signer(&chain, 1).await;
+    let forwarder = oracle.deploy_forwarder().await;
+    oracle.publish(0, 1).await;
+    for weight in 2..=3 {
+        let signed = oracle.next_report(0, weight);
+        let hash = oracle.submit_through(forwarder, &signed).await;
+        let tx = chain
+            .provider
+            .get_transaction_by_hash(hash)
+            .await
+            .unwrap()
+            .expect("the node knows the transaction");
+        assert_eq!(
+            tx.to(),
+            Some(forwarder),
+            "the report went through the forwarder"
+        );
+    }
+    oracle.publish(1, 4).await;
+
+    let (ok, verdict) = audit_json(&chain.rpc_url(), oracle.contract, &signers_args(&set)).await;
+    assert!(ok, "{verdict:#}");
+    assert_eq!(verdict["verified"], true, "{verdict:#}");
+    assert_eq!(verdict["pool_reports"], 4);
+    assert_eq!(verdict["failures"], Value::Array(vec![]));
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 use crate::common;
 
 use alloy::primitives::aliases::U96;
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use common::TestDb;
 use revshare_oracle::chain::events::{
     ContractEvent, LogPosition, PoolApplied, ReportEvent, SignersRotated,
@@ -55,6 +55,7 @@ fn pool_event(block: u64, fork: u8, pool: u8, seq: u64) -> ContractEvent {
             digest: Digest::new(B256::left_padding_from(&[fork, pool, seq as u8])),
             signer_epoch: 1,
             signer_bitmap: U256::from(0b101),
+            root: B256::repeat_byte(pool),
             report: abi::PoolReport {
                 community: pool_id(pool).community(),
                 pool: pool_id(pool).pool(),
@@ -71,6 +72,7 @@ fn pool_event(block: u64, fork: u8, pool: u8, seq: u64) -> ContractEvent {
                 validFrom: 0,
                 validUntil: u64::MAX,
             },
+            signatures: Bytes::from(vec![seq as u8; 65]),
         }),
     }
 }
@@ -91,6 +93,7 @@ fn deployment(block: u64) -> ContractEvent {
                 validFrom: 0,
                 validUntil: 0,
             },
+            signatures: Bytes::new(),
         }),
     }
 }

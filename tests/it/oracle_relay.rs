@@ -1,7 +1,10 @@
 //! The oracle end to end on a real Anvil chain: a pool change is signed, relayed and applied by
 //! the RevShare contract; M-of-N signing and rotation; a restart between signing and landing; a
 //! node that goes away and comes back; one pool's report that cannot land yet delays no other
-//! pool's; a report that fails local verification is never sent; and reconciliation flags what
+//! pool's; the largest report lands and a larger change is refused with nothing stored; a report
+//! that can never land is refused unsent and its pool moves on at its seq; reports signed before a
+//! rotation that someone else landed first are re-signed by the new set and land; and
+//! reconciliation flags what
 //! the chain lacks or holds instead, across a restart.
 
 use crate::common;
@@ -511,30 +514,232 @@ async fn one_pool_whose_report_cannot_land_yet_delays_no_other_pool(db: TestDb) 
     );
 }
 
-async fn a_report_that_fails_local_verification_is_never_sent(db: TestDb) {
+async fn a_report_that_can_never_land_is_refused_and_its_pool_moves_on(db: TestDb) {
     let deployment = Deployment::new(LocalChain::start().await, &[1], 1).await;
-    let first = app(db, |c| deployment.configure(c, &[1], &[1], 1, false)).await;
+    // Signed by a set the contract never had: neither report can ever land.
+    let first = app(db, |c| deployment.configure(c, &[2], &[2], 1, false)).await;
     first.seed("lab", &[]).await;
     put_pool(&first, "lab", "default", &[("$wallet.example/x", 1)]).await;
+    put_pool(&first, "lab", "default", &[("$wallet.example/y", 2)]).await;
 
-    // Restarted with a different first signer set, the stored signature no longer verifies.
-    let second = restart(first, |c| deployment.configure(c, &[2], &[2], 1, true)).await;
-    let reports = settled(&second, "lab", 1).await;
-    assert_eq!(reports[0]["status"], "refused");
+    // Restarted with the contract's set, the first stored signature no longer verifies: it is
+    // refused and never sent, and the report after it is re-signed at its seq and lands.
+    let indexer = indexer_config(&deployment);
+    let second = restart(first, |c| {
+        deployment.configure(c, &[1], &[1], 1, true);
+        c.indexer = Some(indexer.clone());
+        c.chain.reconcile_interval_ms = 100;
+    })
+    .await;
+    let index = revshare_oracle::workers::indexer::spawn(
+        second.state.store.clone(),
+        indexer,
+        None,
+        second.state.clock.clone(),
+    );
+    let reports = all_final(&second, "lab", 3).await;
+    assert_eq!(reports[0]["status"], "refused", "{reports:#?}");
     let reason = reports[0]["last_error"].as_str().unwrap();
     assert!(reason.contains("local verification"), "{reason}");
+    assert_eq!(reports[1]["status"], "superseded");
+    assert_eq!(reports[1]["superseded_by"], reports[2]["digest"]);
+    assert_eq!(reports[2]["status"], "applied", "{reports:#?}");
+    assert_eq!(
+        reports[2]["seq"], 1,
+        "the refused report's seq is taken again"
+    );
+    assert_eq!(
+        deployment.on_chain_entries("lab", "default").await,
+        vec![("https://wallet.example/y".to_string(), 2)]
+    );
+    let metrics = String::from_utf8_lossy(&second.get("/metrics").await.body).into_owned();
+    assert!(
+        metrics.contains("revshare_oracle_reports_refused_total 1"),
+        "{metrics}"
+    );
     let html = String::from_utf8_lossy(&second.get("/c/lab").await.body).into_owned();
     assert!(html.contains(r#"data-signatures="invalid""#), "{html}");
-    assert_eq!(deployment.applied_events().await, 0, "nothing was sent");
+    assert!(
+        html.contains("it can never land (failed local verification"),
+        "{html}"
+    );
+    let row = reconciled(&second, "lab/default", "in_sync").await;
+    assert_eq!(row["refused"].as_array().unwrap().len(), 1, "{row}");
+    assert_eq!(row["refused"][0]["seq"], 1);
+    assert_eq!(row["refused"][0]["digest"], reports[0]["digest"]);
+    let reason = row["refused"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("local verification"), "{reason}");
+
+    // The next change follows the report that landed.
+    put_pool(&second, "lab", "default", &[("$wallet.example/z", 3)]).await;
+    let reports = all_final(&second, "lab", 4).await;
+    assert_eq!(reports[3]["status"], "applied", "{reports:#?}");
+    assert_eq!(reports[3]["seq"], 2);
+    assert_eq!(reports[3]["prev_hash"], reports[2]["digest"]);
+    assert_eq!(
+        deployment.applied_events().await,
+        2,
+        "the refused report was never sent"
+    );
+    index.stop().await;
+}
+
+async fn reports_signed_before_a_rotation_that_landed_first_are_re_signed_and_land(db: TestDb) {
+    let deployment = Deployment::new(LocalChain::start().await, &[1], 1).await;
+    let first = app(db, |c| deployment.configure(c, &[1, 2], &[1], 1, false)).await;
+    first.seed("guild", &[]).await;
+    put_pool(&first, "guild", "default", &[("$wallet.example/one", 1)]).await;
+    let next = deployment.chain.oracle_key(2).address();
+    let rotation = first
+        .admin(
+            "PUT",
+            "/v1/admin/oracle/signers",
+            json!({"signers": [next.to_string()], "threshold": 1}),
+        )
+        .await;
+    assert_eq!(
+        rotation.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&rotation.body)
+    );
+
+    // Anyone may apply the published rotation before the relayer sends the older pool report.
+    let digest: alloy::primitives::B256 =
+        rotation.json()["digest"].as_str().unwrap().parse().unwrap();
+    let stored = first
+        .state
+        .store
+        .report_by_digest(digest)
+        .await
+        .unwrap()
+        .unwrap();
+    let revshare_oracle::store::StoredSigned::Signer(signed) = &stored.signed else {
+        panic!("a signer report")
+    };
+    let pending = deployment
+        .contract()
+        .submitSignerReport(
+            RevShare::SignerReport::from(signed.report()),
+            alloy::primitives::Bytes::from(signed.blob()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        pending.get_receipt().await.unwrap().status(),
+        "the rotation landed"
+    );
+
+    let second = restart(first, |c| deployment.configure(c, &[1, 2], &[1], 1, true)).await;
+    let reports = all_final(&second, "guild", 2).await;
+    assert_eq!(reports[0]["status"], "superseded", "{reports:#?}");
+    assert_eq!(
+        reports[0]["tx_hash"],
+        Value::Null,
+        "the stranded report was never sent"
+    );
+    let successor = reports
+        .iter()
+        .find(|r| r["digest"] == reports[0]["superseded_by"])
+        .expect("the successor is listed");
+    assert_eq!(successor["status"], "applied", "{reports:#?}");
+    assert_eq!(successor["seq"], 1);
+    assert_eq!(
+        successor["signers"],
+        json!([next.to_string()]),
+        "re-signed by the set in force"
+    );
+    assert_eq!(
+        deployment.on_chain_entries("guild", "default").await,
+        vec![("https://wallet.example/one".to_string(), 1)]
+    );
+    let set = deployment.contract().signerSet().call().await.unwrap();
+    assert_eq!(set.epoch, 2);
+}
+
+/// Waits until the community has `expected` reports, each applied, refused or superseded (every
+/// one final); returns them.
+async fn all_final(app: &TestApp, community: &str, expected: usize) -> Vec<Value> {
+    for _ in 0..POLLS {
+        let reports = community_reports(app, community).await;
+        let done = |r: &Value| {
+            ["applied", "refused", "superseded"].contains(&r["status"].as_str().unwrap_or(""))
+        };
+        if reports.len() == expected && reports.iter().all(done) {
+            return reports;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    panic!(
+        "the reports did not settle: {:#?}",
+        community_reports(app, community).await
+    );
+}
+
+/// `count` distinct wallets whose normal forms are `path_len` + 26 bytes long.
+fn many_wallets(count: usize, path_len: usize) -> Vec<(String, u64)> {
+    let path = "p".repeat(path_len);
+    (0..count)
+        .map(|i| (format!("$w{i:04}.example/{path}"), 1 + (i % 7) as u64))
+        .collect()
+}
+
+async fn put_refused(app: &TestApp, community: &str, name: &str, entries: &[(String, u64)]) {
+    let entries: Vec<(&str, u64)> = entries.iter().map(|(w, n)| (w.as_str(), *n)).collect();
+    let reply = app
+        .admin(
+            "PUT",
+            &format!("/v1/admin/communities/{community}/pools/{name}"),
+            json!({"entries": pool(&entries)}),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        422,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let problem = reply.json();
+    assert_eq!(problem["errors"][0]["field"], "entries", "{problem:#}");
+    assert_eq!(problem["errors"][0]["rule"], "reportable", "{problem:#}");
+}
+
+async fn the_largest_report_lands_and_a_larger_change_is_refused_with_nothing_stored(db: TestDb) {
+    let deployment = Deployment::new(LocalChain::start().await, &[1], 1).await;
+    let app = app(db, |c| deployment.configure(c, &[1], &[1], 1, true)).await;
+    app.seed("crowd", &[]).await;
+    let largest = many_wallets(revshare_oracle::report::MAX_REPORT_ENTRIES, 1);
+    let entries: Vec<(&str, u64)> = largest.iter().map(|(w, n)| (w.as_str(), *n)).collect();
+    put_pool(&app, "crowd", "default", &entries).await;
+    let reports = settled(&app, "crowd", 1).await;
+    assert_eq!(reports[0]["status"], "applied", "{reports:#?}");
+    let on_chain = deployment.on_chain_entries("crowd", "default").await;
+    assert_eq!(on_chain.len(), 1_000);
+    assert_eq!(on_chain, service_entries(&app, "crowd", "default").await);
+
+    // One entry more, or wallets longer than a report carries together: refused, nothing stored.
+    put_refused(&app, "crowd", "default", &many_wallets(1_001, 1)).await;
+    let long = many_wallets(40, 1_700);
+    let bytes: usize = long.iter().map(|(w, _)| w.len() + 8).sum();
+    assert!(bytes > revshare_oracle::report::MAX_REPORT_WALLET_BYTES);
+    put_refused(&app, "crowd", "default", &long).await;
+    put_refused(&app, "crowd", "other", &long).await;
+    assert_eq!(service_entries(&app, "crowd", "default").await.len(), 1_000);
+    assert_eq!(community_reports(&app, "crowd").await.len(), 1);
+    let other = app.get("/v1/communities/crowd/pools/other").await;
+    assert_eq!(other.status, 404, "a refused first version creates no pool");
 }
 
 on_both_databases!(
     a_pool_change_lands_on_chain_and_matches_the_service_pool,
+    the_largest_report_lands_and_a_larger_change_is_refused_with_nothing_stored,
     three_of_five_sign_and_a_rotation_hands_over_to_the_next_set,
     a_report_signed_before_a_restart_lands_exactly_once,
     reports_signed_while_the_node_is_down_land_in_order_when_it_is_back,
     one_pool_whose_report_cannot_land_yet_delays_no_other_pool,
-    a_report_that_fails_local_verification_is_never_sent,
+    a_report_that_can_never_land_is_refused_and_its_pool_moves_on,
+    reports_signed_before_a_rotation_that_landed_first_are_re_signed_and_land,
     reconciliation_flags_a_report_missing_on_chain_and_a_chain_that_differs,
 );
 

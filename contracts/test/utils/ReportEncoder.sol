@@ -36,20 +36,23 @@ library ReportEncoder {
     }
 
     function entryHash(RevShare.Entry memory entry) internal pure returns (bytes32) {
-        return keccak256(
-            bytes.concat(
-                keccak256(bytes(ENTRY_TYPE)),
-                keccak256(bytes(entry.wallet)),
-                word(uint256(entry.weight)),
-                word(entry.payee)
-            )
-        );
+        return entryHash(keccak256(bytes(entry.wallet)), entry.weight, entry.payee);
     }
 
+    /// @dev The hashStruct of an entry known by its wallet's hash, as an entry tree's leaf holds it.
+    function entryHash(bytes32 walletHash, uint96 weight, address payee) internal pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(bytes(ENTRY_TYPE)), walletHash, word(uint256(weight)), word(payee)));
+    }
+
+    /// @dev Writes each hash into one preallocated buffer: growing it entry by entry would cost gas quadratic in
+    /// the entry count, which the 1000-entry reports make prohibitive.
     function entriesHash(RevShare.Entry[] memory entries) internal pure returns (bytes32) {
-        bytes memory concatenated;
+        bytes memory concatenated = new bytes(32 * entries.length);
         for (uint256 i; i < entries.length; ++i) {
-            concatenated = bytes.concat(concatenated, entryHash(entries[i]));
+            bytes32 h = entryHash(entries[i]);
+            assembly ("memory-safe") {
+                mstore(add(add(concatenated, 32), mul(i, 32)), h)
+            }
         }
         return keccak256(concatenated);
     }

@@ -52,6 +52,17 @@ abstract contract RevShareFixture is TestBase {
         entries[2] = RevShare.Entry("https://ilp.example.net/carol/main", 20, address(0xCA401));
     }
 
+    /// @dev A wallet URL of exactly `length` bytes, distinct per `i`: to price and bound reports by their wallet bytes.
+    function walletOfLength(uint256 i, uint256 length) internal pure returns (string memory) {
+        bytes memory prefix = bytes(string.concat("https://w", vm.toString(i), ".example/"));
+        require(prefix.length <= length, "wallet shorter than its prefix");
+        bytes memory wallet = new bytes(length);
+        for (uint256 j; j < length; ++j) {
+            wallet[j] = j < prefix.length ? prefix[j] : bytes1("a");
+        }
+        return string(wallet);
+    }
+
     function poolReport(bytes32 community, bytes32 pool, uint64 seq, bytes32 prevHash, RevShare.Entry[] memory entries)
         internal
         view

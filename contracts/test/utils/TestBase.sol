@@ -40,6 +40,12 @@ abstract contract TestBase {
         }
     }
 
+    function assertEq(bytes memory found, bytes memory expected, string memory what) internal pure {
+        if (keccak256(found) != keccak256(expected)) {
+            revert(string.concat(what, ": expected ", vm.toString(expected), ", found ", vm.toString(found)));
+        }
+    }
+
     function assertLe(uint256 found, uint256 limit, string memory what) internal pure {
         if (found > limit) {
             revert(string.concat(what, ": expected at most ", vm.toString(limit), ", found ", vm.toString(found)));

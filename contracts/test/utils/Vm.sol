@@ -35,5 +35,7 @@ interface Vm {
     function toString(int256 value) external pure returns (string memory);
     function toString(address value) external pure returns (string memory);
     function toString(bytes32 value) external pure returns (string memory);
+    function toString(bytes calldata value) external pure returns (string memory);
     function label(address account, string calldata newLabel) external;
+    function skip(bool skipTest) external;
 }

@@ -89,7 +89,8 @@ impl Scheduler {
                     }
                 };
                 let evidence = EvidenceBytes::of(decision.evidence.clone());
-                self.changes
+                let changed = self
+                    .changes
                     .change_pool(
                         community,
                         name,
@@ -98,7 +99,16 @@ impl Scheduler {
                         Some((&evidence, decision.policy_version)),
                         at,
                     )
-                    .await?;
+                    .await;
+                match changed {
+                    Err(AppError::Oracle(e)) if e.refuses_size() => {
+                        tracing::error!(community = %slug, pool = %name, error = %e,
+                        "the decided pool is larger than a report may carry; the pool stays");
+                    }
+                    changed => {
+                        changed?;
+                    }
+                }
             }
             (Action::SetSplit { rules }, Some(cause)) => {
                 self.changes

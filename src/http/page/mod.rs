@@ -534,6 +534,8 @@ struct ReportCell {
     status: &'static str,
     block: Option<u64>,
     tx_short: Option<String>,
+    /// Why a refused report can never land.
+    refusal: Option<String>,
     signatures: usize,
     /// Whether the signatures verify against the signer set in force; `None` when unknown here.
     verified: Option<bool>,
@@ -562,6 +564,8 @@ impl ReportCell {
                 RelayStatus::Superseded => "superseded",
             },
             block: report.block_number,
+            refusal: (report.status == RelayStatus::Refused)
+                .then(|| report.last_error.clone().unwrap_or_default()),
             tx_short: report
                 .tx_hash
                 .map(|hash| abbreviate_hash(&hash.to_string())),

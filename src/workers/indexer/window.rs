@@ -119,6 +119,7 @@ mod tests {
                     validFrom: 0,
                     validUntil: 0,
                 },
+                signatures: Default::default(),
             }),
         }
     }

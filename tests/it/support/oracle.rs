@@ -7,14 +7,16 @@ use std::collections::HashMap;
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256, Bytes, TxHash, keccak256};
 use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::TransactionRequest;
-use alloy::sol_types::SolCall;
+use alloy::rpc::types::{Filter, TransactionRequest};
+use alloy::sol_types::{SolCall, SolEvent};
 use revshare_oracle::chain::contract::RevShare;
-use revshare_oracle::chain::convert::{pool_report_to_contract, signer_report_to_contract};
+use revshare_oracle::chain::convert::{
+    pool_report_from_contract, pool_report_to_contract, signer_report_to_contract,
+};
 use revshare_oracle::domain::{WalletAddress, Weight};
 use revshare_oracle::report::{
-    Domain, Head, PoolChange, PoolId, PoolReport, ReportEntry, SignedReport, SignerChange,
-    SignerReport, SignerSet, SigningKey, ValidityWindow, abi,
+    Domain, EntryTree, Head, PoolChange, PoolId, PoolReport, ReportEntry, SignedReport,
+    SignerChange, SignerReport, SignerSet, SigningKey, ValidityWindow, abi,
 };
 
 /// A pool of the tests' community, by number.
@@ -127,6 +129,41 @@ impl Oracle {
         self.send(tx).await
     }
 
+    /// Deploys a forwarder: a contract that calls `self.contract` with its own calldata and
+    /// returns (or reverts) with the answer. A Safe, an ERC-4337 account or any wrapper submits
+    /// a report the same way, so the contract sees the forwarder, not the account, as the caller.
+    pub async fn deploy_forwarder(&self) -> Address {
+        let mut runtime = vec![0x36, 0x5f, 0x5f, 0x37, 0x5f, 0x5f, 0x36, 0x5f, 0x5f, 0x73];
+        runtime.extend_from_slice(self.contract.as_slice());
+        runtime.extend_from_slice(&[
+            0x5a, 0xf1, 0x3d, 0x5f, 0x5f, 0x3e, 0x60, 0x2a, 0x57, 0x3d, 0x5f, 0xfd, 0x5b, 0x3d,
+            0x5f, 0xf3,
+        ]);
+        assert_eq!(runtime[0x2a], 0x5b, "the jump lands on its JUMPDEST");
+        let length = u8::try_from(runtime.len()).expect("a short runtime");
+        let mut init = vec![0x60, length, 0x80, 0x60, 0x09, 0x5f, 0x39, 0x5f, 0xf3];
+        init.extend_from_slice(&runtime);
+        let pending = self
+            .provider
+            .send_transaction(TransactionRequest::default().with_deploy_code(init))
+            .await
+            .expect("the node accepts the deployment");
+        let receipt = receipt_of(&self.provider, *pending.tx_hash()).await;
+        receipt.contract_address.expect("the forwarder was created")
+    }
+
+    /// Submits a signed report through `forwarder` (see [`Oracle::deploy_forwarder`]).
+    pub async fn submit_through(
+        &self,
+        forwarder: Address,
+        signed: &SignedReport<PoolReport>,
+    ) -> TxHash {
+        let tx = TransactionRequest::default()
+            .with_to(forwarder)
+            .with_input(Self::pool_call(signed));
+        self.send(tx).await
+    }
+
     /// Signs and submits the next report of `pool`, committing to the evidence hashing to
     /// `decision`.
     pub async fn publish_decided(
@@ -212,18 +249,43 @@ pub async fn receipt_of(
     panic!("transaction {hash} was never mined")
 }
 
-/// The entries `contract` holds for a pool: (wallet, weight).
+/// The entries `contract` holds for a pool, as (wallet, weight): those of the pool's last
+/// `PoolReportApplied` log, after checking that they are what the contract commits to.
 pub async fn on_chain_entries(
     provider: &DynProvider,
     contract: Address,
     community: &str,
     pool: &str,
 ) -> Vec<(String, u64)> {
-    RevShare::new(contract, provider)
-        .poolEntries(keccak256(community), keccak256(pool))
+    let (community, pool) = (keccak256(community), keccak256(pool));
+    let filter = Filter::new()
+        .address(contract)
+        .event_signature(RevShare::PoolReportApplied::SIGNATURE_HASH)
+        .topic1(community)
+        .topic2(pool)
+        .from_block(0);
+    let logs = provider.get_logs(&filter).await.expect("the node answers");
+    let commitment = RevShare::new(contract, provider)
+        .poolCommitment(community, pool)
         .call()
         .await
-        .unwrap()
+        .unwrap();
+    let Some(last) = logs.last() else {
+        assert_eq!(
+            commitment.root,
+            B256::ZERO,
+            "a pool without reports commits to nothing"
+        );
+        return Vec::new();
+    };
+    let applied = RevShare::PoolReportApplied::decode_log_data(last.data()).unwrap();
+    let entries = pool_report_from_contract(&applied.report).entries;
+    assert_eq!(
+        EntryTree::new(&entries).root(),
+        commitment.root,
+        "the last report's entries are the ones the contract commits to"
+    );
+    entries
         .into_iter()
         .map(|entry| (entry.wallet, entry.weight.to::<u64>()))
         .collect()
