@@ -83,7 +83,7 @@ impl Store {
         reason: &str,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        self.set_report_status(id, "refused", reason, at).await
+        set_status(&self.pool, id, "refused", reason, at).await
     }
 
     /// Records a failed try that will be retried: the report goes back to pending.
@@ -93,26 +93,7 @@ impl Store {
         reason: &str,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        self.set_report_status(id, "pending", reason, at).await
-    }
-
-    async fn set_report_status(
-        &self,
-        id: i64,
-        status: &str,
-        reason: &str,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE oracle_reports SET status = $2, last_error = $3, updated_at_ms = $4 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(status)
-        .bind(reason)
-        .bind(at.millis())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        set_status(&self.pool, id, "pending", reason, at).await
     }
 
     /// Supersedes `expired` (the next open report of its chain, found expired by the chain's time
@@ -127,18 +108,9 @@ impl Store {
         chain_time: u64,
         at: Timestamp,
     ) -> Result<Vec<Reissue>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let open = open_from(&mut tx, expired).await?;
-        if open.first().map(|row| row.id) != Some(expired.id) {
-            return Err(not_open(expired));
-        }
-        let head = head_before(expired);
         let window = oracle.fresh_window(chain_time);
-        let reissued = reissue(&mut tx, oracle, &open, head, window, Placement::Kept, at).await?;
-        tx.commit()
-            .await
-            .map_err(|e| conflict(e, "the report chain"))?;
-        Ok(reissued)
+        let fate = Fate::Reissued(Placement::Kept);
+        self.reissue_chain(expired, oracle, window, fate, at).await
     }
 
     /// Re-signs `stranded` (a pool report the contract refused because its signer set was
@@ -152,20 +124,11 @@ impl Store {
         chain_time: u64,
         at: Timestamp,
     ) -> Result<Vec<Reissue>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let open = open_from(&mut tx, stranded).await?;
-        if open.first().map(|row| row.id) != Some(stranded.id) {
-            return Err(not_open(stranded));
-        }
-        let head = head_before(stranded);
         // The same content in the same window would be the same report, with the same digest: the
         // copy's window opens at least a second later, so that it is a report of its own.
         let window = oracle.fresh_window(chain_time.max(stranded.signed.valid_from() + 1));
-        let reissued = reissue(&mut tx, oracle, &open, head, window, Placement::End, at).await?;
-        tx.commit()
-            .await
-            .map_err(|e| conflict(e, "the report chain"))?;
-        Ok(reissued)
+        let fate = Fate::Reissued(Placement::End);
+        self.reissue_chain(stranded, oracle, window, fate, at).await
     }
 
     /// Refuses `unlandable` for good with `reason` and lets its chain move on: every later open
@@ -180,37 +143,77 @@ impl Store {
         chain_time: u64,
         at: Timestamp,
     ) -> Result<Vec<Reissue>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let open = open_from(&mut tx, unlandable).await?;
-        if open.first().map(|row| row.id) != Some(unlandable.id) {
-            return Err(not_open(unlandable));
-        }
-        sqlx::query(
-            "UPDATE oracle_reports SET status = 'refused', last_error = $2, updated_at_ms = $3 \
-             WHERE id = $1",
-        )
-        .bind(unlandable.id)
-        .bind(reason)
-        .bind(at.millis())
-        .execute(&mut *tx)
-        .await?;
-        let head = head_before(unlandable);
         let window = oracle.fresh_window(chain_time);
-        let reissued = reissue(
-            &mut tx,
-            oracle,
-            &open[1..],
-            head,
-            window,
-            Placement::Kept,
-            at,
-        )
-        .await?;
+        self.reissue_chain(unlandable, oracle, window, Fate::Refused(reason), at)
+            .await
+    }
+
+    /// In one transaction: settles `front`, the first open report of its chain, by `fate`, and
+    /// re-signs the open reports after it (and `front` itself when it is re-issued) in `window`,
+    /// from the head `front` followed. A conflict if `front` is no longer its chain's first open
+    /// report.
+    async fn reissue_chain(
+        &self,
+        front: &StoredReport,
+        oracle: &Oracle,
+        window: ValidityWindow,
+        fate: Fate<'_>,
+        at: Timestamp,
+    ) -> Result<Vec<Reissue>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let open = open_from(&mut tx, front).await?;
+        if open.first().map(|row| row.id) != Some(front.id) {
+            return Err(StoreError::Conflict(format!(
+                "report {} is no longer open: it cannot be re-issued",
+                front.id
+            )));
+        }
+        let (resigned, placement) = match fate {
+            Fate::Reissued(placement) => (&open[..], placement),
+            Fate::Refused(reason) => {
+                set_status(&mut *tx, front.id, "refused", reason, at).await?;
+                (&open[1..], Placement::Kept)
+            }
+        };
+        let head = Head {
+            seq: front.signed.seq() - 1,
+            digest: front.signed.prev_hash(),
+        };
+        let reissued = reissue(&mut tx, oracle, resigned, head, window, placement, at).await?;
         tx.commit()
             .await
             .map_err(|e| conflict(e, "the report chain"))?;
         Ok(reissued)
     }
+}
+
+/// What becomes of a chain's first open report when its chain is signed again.
+enum Fate<'a> {
+    /// It is re-signed too, placed so.
+    Reissued(Placement),
+    /// It is refused for good, for this reason; only the reports after it are re-signed.
+    Refused(&'a str),
+}
+
+/// Sets report `id`'s relay status, with the reason, through `executor` (the pool, or a
+/// transaction that does more).
+async fn set_status<'e>(
+    executor: impl sqlx::Executor<'e, Database = Any>,
+    id: i64,
+    status: &str,
+    reason: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE oracle_reports SET status = $2, last_error = $3, updated_at_ms = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(reason)
+    .bind(at.millis())
+    .execute(executor)
+    .await?;
+    Ok(())
 }
 
 /// Where a re-issued report goes in the outbox, which decides the signer set it is signed by.
@@ -220,21 +223,6 @@ enum Placement {
     Kept,
     /// After every stored report: the set of the last rotation signed.
     End,
-}
-
-fn not_open(report: &StoredReport) -> StoreError {
-    StoreError::Conflict(format!(
-        "report {} is no longer open: it cannot be re-issued",
-        report.id
-    ))
-}
-
-/// The head a report followed when it was signed.
-fn head_before(report: &StoredReport) -> Head {
-    Head {
-        seq: report.signed.seq() - 1,
-        digest: report.signed.prev_hash(),
-    }
 }
 
 /// Supersedes each of `open` (consecutive seqs of one chain) with a copy re-signed after `head`

@@ -341,21 +341,14 @@ impl Store {
         &self,
         domain: &Domain,
     ) -> Result<Vec<StoredReport>, StoreError> {
-        let sql = format!(
-            "SELECT {REPORT_COLUMNS} FROM oracle_reports r LEFT JOIN communities c ON c.id = r.community_id \
-             WHERE r.kind = 'pool' AND r.chain_id = $1 AND r.contract = $2 \
-               AND r.status NOT IN ('superseded', 'refused') AND r.seq = ( \
+        self.pool_reports_where(
+            domain,
+            "r.status NOT IN ('superseded', 'refused') AND r.seq = ( \
                SELECT MAX(l.seq) FROM oracle_reports l WHERE l.kind = 'pool' AND l.chain_id = r.chain_id \
                  AND l.contract = r.contract AND l.community_hash = r.community_hash \
-                 AND l.pool_hash = r.pool_hash AND l.status NOT IN ('superseded', 'refused')) \
-             ORDER BY r.id"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(domain.chain_id() as i64)
-            .bind(domain.verifying_contract().to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(decode_row).collect()
+                 AND l.pool_hash = r.pool_hash AND l.status NOT IN ('superseded', 'refused'))",
+        )
+        .await
     }
 
     /// Every pool report in `domain` refused for good, in outbox order: the reports the chain
@@ -364,9 +357,20 @@ impl Store {
         &self,
         domain: &Domain,
     ) -> Result<Vec<StoredReport>, StoreError> {
+        self.pool_reports_where(domain, "r.status = 'refused'")
+            .await
+    }
+
+    /// The pool reports of `domain` that meet `condition` (SQL over `r`, the report row), in
+    /// outbox order.
+    async fn pool_reports_where(
+        &self,
+        domain: &Domain,
+        condition: &str,
+    ) -> Result<Vec<StoredReport>, StoreError> {
         let sql = format!(
             "SELECT {REPORT_COLUMNS} FROM oracle_reports r LEFT JOIN communities c ON c.id = r.community_id \
-             WHERE r.kind = 'pool' AND r.chain_id = $1 AND r.contract = $2 AND r.status = 'refused' \
+             WHERE r.kind = 'pool' AND r.chain_id = $1 AND r.contract = $2 AND {condition} \
              ORDER BY r.id"
         );
         let rows = sqlx::query(&sql)

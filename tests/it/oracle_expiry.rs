@@ -14,7 +14,7 @@ use alloy::primitives::{Address, keccak256};
 use alloy::providers::Provider;
 use alloy::providers::ext::AnvilApi;
 use alloy::rpc::types::BlockNumberOrTag;
-use common::{TestApp, TestDb, app, community_reports, restart, service_entries};
+use common::{TestApp, TestDb, app, community_reports, restart, rotate_signers, service_entries};
 use revshare_oracle::audit::AuditOptions;
 use revshare_oracle::chain::contract::RevShare;
 use revshare_oracle::config::KeySource;
@@ -382,14 +382,7 @@ async fn reports_around_an_expired_rotation_are_reissued_by_the_set_in_force_at_
     first.seed("guild", &[]).await;
     put_pool(&first, "default", "$wallet.example/a", 1).await;
     let next = deployment.chain.oracle_key(2).address();
-    let rotation = first
-        .admin(
-            "PUT",
-            "/v1/admin/oracle/signers",
-            json!({"signers": [next.to_string()], "threshold": 1}),
-        )
-        .await;
-    assert_eq!(rotation.status, 202);
+    rotate_signers(&first, &[next], 1).await;
     put_pool(&first, "default", "$wallet.example/b", 2).await;
     let provider = &deployment.chain.provider;
     provider

@@ -17,7 +17,7 @@ use alloy::primitives::{Address, keccak256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
-use common::{TestApp, TestDb, app, community_reports, restart, service_entries};
+use common::{TestApp, TestDb, app, community_reports, restart, rotate_signers, service_entries};
 use revshare_oracle::chain::contract::RevShare;
 use revshare_oracle::config::Config;
 use revshare_oracle::config::KeySource;
@@ -239,24 +239,12 @@ async fn three_of_five_sign_and_a_rotation_hands_over_to_the_next_set(db: TestDb
     assert_eq!(first[0]["status"], "applied");
     assert_eq!(first[0]["signers"].as_array().unwrap().len(), 3);
 
-    let next: Vec<String> = [6, 7, 8, 9]
+    let next: Vec<Address> = [6, 7, 8, 9]
         .iter()
-        .map(|&i| deployment.chain.oracle_key(i).address().to_string())
+        .map(|&i| deployment.chain.oracle_key(i).address())
         .collect();
-    let rotation = app
-        .admin(
-            "PUT",
-            "/v1/admin/oracle/signers",
-            json!({"signers": next, "threshold": 3}),
-        )
-        .await;
-    assert_eq!(
-        rotation.status,
-        202,
-        "{}",
-        String::from_utf8_lossy(&rotation.body)
-    );
-    assert_eq!(rotation.json()["kind"], "signer");
+    let rotation = rotate_signers(&app, &next, 3).await;
+    assert_eq!(rotation["kind"], "signer");
     put_pool(&app, "guild", "default", &[("$wallet.example/two", 2)]).await;
 
     let reports = settled(&app, "guild", 2).await;
@@ -590,23 +578,10 @@ async fn reports_signed_before_a_rotation_that_landed_first_are_re_signed_and_la
     first.seed("guild", &[]).await;
     put_pool(&first, "guild", "default", &[("$wallet.example/one", 1)]).await;
     let next = deployment.chain.oracle_key(2).address();
-    let rotation = first
-        .admin(
-            "PUT",
-            "/v1/admin/oracle/signers",
-            json!({"signers": [next.to_string()], "threshold": 1}),
-        )
-        .await;
-    assert_eq!(
-        rotation.status,
-        202,
-        "{}",
-        String::from_utf8_lossy(&rotation.body)
-    );
+    let rotation = rotate_signers(&first, &[next], 1).await;
 
     // Anyone may apply the published rotation before the relayer sends the older pool report.
-    let digest: alloy::primitives::B256 =
-        rotation.json()["digest"].as_str().unwrap().parse().unwrap();
+    let digest: alloy::primitives::B256 = rotation["digest"].as_str().unwrap().parse().unwrap();
     let stored = first
         .state
         .store

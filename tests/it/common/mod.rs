@@ -197,6 +197,30 @@ pub async fn community_reports(app: &TestApp, community: &str) -> Vec<serde_json
     reports
 }
 
+/// Asks the service to rotate the oracle's signer set to `signers`, `threshold` of them needed;
+/// returns the signed rotation (202) as the API gives it.
+pub async fn rotate_signers(
+    app: &TestApp,
+    signers: &[alloy::primitives::Address],
+    threshold: u8,
+) -> serde_json::Value {
+    let signers: Vec<String> = signers.iter().map(ToString::to_string).collect();
+    let rotation = app
+        .admin(
+            "PUT",
+            "/v1/admin/oracle/signers",
+            serde_json::json!({"signers": signers, "threshold": threshold}),
+        )
+        .await;
+    assert_eq!(
+        rotation.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&rotation.body)
+    );
+    rotation.json()
+}
+
 /// Builds the service on `db`, with the admin token set and `adjust` applied to the config.
 pub async fn app(db: TestDb, adjust: impl FnOnce(&mut revshare_oracle::config::Config)) -> TestApp {
     app_on_clock(db, revshare_oracle::clock::Clock::system(), adjust).await
