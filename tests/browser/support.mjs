@@ -77,6 +77,9 @@ export async function startService({ env = {} } = {}) {
       REVSHARE_ADMIN_TOKEN: ADMIN_TOKEN,
       REVSHARE_LISTEN: `127.0.0.1:${port}`,
       REVSHARE_DATABASE_URL: `sqlite://${path.join(dir, "revshare.db")}`,
+      // Reports stay in the outbox: a developer's local chain on 127.0.0.1:8545 (run-local) must
+      // not receive them, nor change what the page shows.
+      REVSHARE_CHAIN__RELAYER: "false",
       RUST_LOG: "warn",
       ...env,
     },
