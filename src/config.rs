@@ -45,6 +45,104 @@ pub struct Config {
     pub indexer: Option<IndexerConfig>,
     /// The policy scheduler.
     pub policy: PolicyConfig,
+    /// What this replica serves and runs: `all`, `public` or `worker`.
+    pub role: Role,
+    /// Several replicas on one PostgreSQL: job leases and snapshot freshness.
+    pub replicas: ReplicasConfig,
+}
+
+/// What one replica serves and runs, so an operator can put public replicas at the edge and keep
+/// the background jobs on one or two others.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything: the public reads, the admin API and hooks, and the jobs (the default).
+    #[default]
+    All,
+    /// Picks, `/wm`, pages and public reads only: no jobs, no writes, no migrations, so it can
+    /// run with a read-only database role.
+    Public,
+    /// The jobs, the admin API, the voting API and the platform hooks.
+    Worker,
+}
+
+impl Role {
+    /// Whether this replica serves the public reads.
+    pub fn serves_public(self) -> bool {
+        self != Role::Worker
+    }
+
+    /// Whether this replica runs jobs and takes writes (admin, voting API, hooks).
+    pub fn runs_jobs(self) -> bool {
+        self != Role::Public
+    }
+
+    /// The role's name, as configured.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Public => "public",
+            Role::Worker => "worker",
+        }
+    }
+}
+
+/// How replicas on one PostgreSQL share the jobs and keep their snapshots fresh. Ignored on
+/// SQLite, which one process serves.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicasConfig {
+    /// This replica's name in leases, logs and `/readyz`; the host name and process id when
+    /// unset.
+    pub id: Option<String>,
+    /// How often a replica checks its lease connection and tries to take the jobs no one holds,
+    /// in milliseconds.
+    pub lease_check_ms: u64,
+    /// How long the database keeps a silent replica's leases, in milliseconds: a replica that
+    /// loses the database stops its jobs well before, and another takes them over after at most
+    /// this plus one check. At least three checks.
+    pub lease_timeout_ms: u64,
+    /// How often every community's change stamp is compared with the snapshot held, in case a
+    /// change notification was lost, in milliseconds.
+    pub snapshot_check_ms: u64,
+}
+
+impl Default for ReplicasConfig {
+    fn default() -> Self {
+        ReplicasConfig {
+            id: None,
+            lease_check_ms: 1_000,
+            lease_timeout_ms: 10_000,
+            snapshot_check_ms: 2_000,
+        }
+    }
+}
+
+impl ReplicasConfig {
+    /// This replica's name: the configured one, or the host name and process id.
+    pub fn replica_id(&self) -> String {
+        self.id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "replica".into());
+            format!("{host}:{}", std::process::id())
+        })
+    }
+
+    /// How often the lease connection is checked.
+    pub fn lease_check(&self) -> Duration {
+        Duration::from_millis(self.lease_check_ms.max(1))
+    }
+
+    /// How long the database keeps a silent replica's leases.
+    pub fn lease_timeout(&self) -> Duration {
+        Duration::from_millis(self.lease_timeout_ms)
+    }
+
+    /// How often snapshots are compared with the stamps.
+    pub fn snapshot_check(&self) -> Duration {
+        Duration::from_millis(self.snapshot_check_ms.max(1))
+    }
 }
 
 /// The bounds of the HTTP server: what a client that never finishes, or a crowd of idle ones,
@@ -293,6 +391,8 @@ impl Default for Config {
             voting: VotingConfig::default(),
             indexer: None,
             policy: PolicyConfig::default(),
+            role: Role::All,
+            replicas: ReplicasConfig::default(),
         }
     }
 }
@@ -413,9 +513,21 @@ impl Config {
     }
 
     fn extract(figment: Figment) -> Result<Self, ConfigError> {
-        with_indexer_defaults(figment)
+        let config: Config = with_indexer_defaults(figment)
             .extract()
-            .map_err(|e| ConfigError(Box::new(e)))
+            .map_err(|e| ConfigError(Box::new(e)))?;
+        let replicas = &config.replicas;
+        if replicas.lease_timeout_ms < 3 * replicas.lease_check_ms.max(1) {
+            let message = format!(
+                "replicas.lease_timeout_ms ({}) must be at least three lease checks \
+                 (3 × replicas.lease_check_ms = {}), so a replica that loses the database stops \
+                 its jobs before another takes them",
+                replicas.lease_timeout_ms,
+                3 * replicas.lease_check_ms.max(1)
+            );
+            return Err(ConfigError(Box::new(figment::Error::from(message))));
+        }
+        Ok(config)
     }
 }
 

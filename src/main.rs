@@ -23,6 +23,10 @@ enum Command {
         /// cover whatever neither sets.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// What this replica serves and runs (overrides `role` in the configuration): `all`,
+        /// `public` (public reads only; no jobs, no migrations) or `worker` (jobs, admin, hooks).
+        #[arg(long, value_enum)]
+        role: Option<revshare_oracle::config::Role>,
     },
     /// Run the chain indexer alone (the `[indexer]` section of the configuration) until Ctrl-C or
     /// SIGTERM.
@@ -177,8 +181,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { config } => {
-            let config = Config::load(config.as_deref())?;
+        Command::Serve { config, role } => {
+            let mut config = Config::load(config.as_deref())?;
+            if let Some(role) = role {
+                config.role = role;
+            }
             revshare_oracle::telemetry::init_logs(&config.log);
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -9,8 +9,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::app::{
-    Actions, AppError, Backends, Changes, Doorbell, Ingest, LatestReconciliation, LoomioHints,
-    Reconciler, Scheduler, Snapshots, Votes,
+    Actions, AppError, Backends, Changes, Doorbell, Freshness, Ingest, Job, LatestReconciliation,
+    LoomioHints, Reconciler, ReplicaStatus, Scheduler, Snapshots, Votes,
 };
 use crate::clock::Clock;
 use crate::config::Config;
@@ -18,11 +18,12 @@ use crate::http::{self, AppState};
 use crate::openpayments::WalletDocuments;
 use crate::oracle::{Oracle, OracleError};
 use crate::sources::discourse::DiscourseSites;
-use crate::store::{IndexedContract, Store, StoreError, redact_url};
+use crate::store::{Backend, IndexedContract, SingleProcessLock, Store, StoreError, redact_url};
 use crate::telemetry::Metrics;
-use crate::workers::indexer::{Indexer, IndexerError, IndexerTask};
+use crate::workers::indexer::{Indexer, IndexerError};
+use crate::workers::leases::{KeeperHandle, LeaseKeeper, Starter};
 use crate::workers::relayer::{RelayError, Relayer};
-use crate::workers::{self, Running};
+use crate::workers::{self, Workers};
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -53,69 +54,6 @@ pub enum StartError {
     /// The chain indexer could not start or stopped with an error.
     #[error(transparent)]
     Indexer(#[from] IndexerError),
-}
-
-/// A worker that may be running, for shutdown (and for tests that stop one).
-#[derive(Default)]
-pub struct WorkerSlot(Mutex<Option<Running>>);
-
-impl WorkerSlot {
-    fn hold(&self, running: Running) {
-        *self.0.lock().expect("not poisoned") = Some(running);
-    }
-
-    fn take(&self) -> Option<Running> {
-        self.0.lock().expect("not poisoned").take()
-    }
-
-    /// Stops the worker after its current step, if it runs, and waits for it.
-    pub async fn stop(&self) {
-        if let Some(running) = self.take() {
-            running.stop().await;
-        }
-    }
-
-    /// Stops the worker at once, mid-step, if it runs.
-    pub async fn abort(&self) {
-        if let Some(running) = self.take() {
-            running.abort().await;
-        }
-    }
-}
-
-/// The workers the configuration turned on.
-#[derive(Default)]
-pub struct Workers {
-    /// Applies stored webhook deliveries.
-    pub ingest: WorkerSlot,
-    /// Sends intended platform actions.
-    pub actions: WorkerSlot,
-    /// Starts, closes and re-reads votes.
-    pub votes: WorkerSlot,
-    /// Runs the policy's passes.
-    pub scheduler: WorkerSlot,
-    /// Submits signed reports to the contract.
-    pub relayer: WorkerSlot,
-    /// Compares the outbox with the chain index.
-    pub reconciler: WorkerSlot,
-    indexer: Mutex<Option<IndexerTask>>,
-}
-
-impl Workers {
-    /// Stops every worker: those whose steps are safe to cut short at once, the others after
-    /// their current step.
-    pub async fn stop_all(&self) {
-        self.ingest.stop().await;
-        self.relayer.stop().await;
-        self.actions.stop().await;
-        self.votes.abort().await;
-        let indexer = self.indexer.lock().expect("not poisoned").take();
-        if let Some(indexer) = indexer {
-            indexer.stop().await;
-        }
-        self.scheduler.abort().await;
-        self.reconciler.stop().await;
-    }
 }
 
 /// The service: its shared parts, its use cases and its running workers.
@@ -150,8 +88,12 @@ pub struct Service {
     pub relayer: Doorbell,
     /// The last reconciliation, when the oracle and an indexer run.
     pub reconciliation: LatestReconciliation,
-    /// The workers this service started.
-    pub workers: Workers,
+    /// The workers this replica runs now.
+    pub workers: Arc<Workers>,
+    /// Who this replica is and which jobs it holds.
+    pub status: Arc<ReplicaStatus>,
+    /// On PostgreSQL, what takes and keeps this replica's job leases.
+    lease_keeper: Mutex<Option<KeeperHandle>>,
     wallet_documents: WalletDocuments,
 }
 
@@ -163,9 +105,23 @@ impl Service {
     }
 
     /// As [`Service::build`], on `clock`: tests pass a manual clock to move time themselves.
+    /// The chain indexer is left to the test (or the `index` command); [`serve`] runs it too.
     pub async fn build_with_clock(config: Config, clock: Clock) -> Result<Self, StartError> {
-        // The shared parts.
-        let store = Store::connect(&config.database_url).await?;
+        Self::assemble(config, clock, false).await
+    }
+
+    async fn assemble(
+        config: Config,
+        clock: Clock,
+        with_indexer: bool,
+    ) -> Result<Self, StartError> {
+        // The shared parts. A public replica may not change the schema: it waits for one that
+        // may.
+        let store = if config.role.runs_jobs() {
+            Store::connect(&config.database_url).await?
+        } else {
+            connect_migrated(&config.database_url).await?
+        };
         let snapshots = Arc::new(Snapshots::load(&store).await?);
         let metrics = Arc::new(Metrics::default());
         metrics.communities.set(snapshots.len() as i64);
@@ -245,25 +201,32 @@ impl Service {
         );
         let reconciliation = LatestReconciliation::default();
 
-        // The workers the configuration turns on.
-        let workers = Workers::default();
+        // The jobs the configuration turns on, each as a way to start its worker.
+        let mut jobs: Vec<(Job, Starter)> = Vec::new();
         if config.ingest.worker {
-            workers.ingest.hold(workers::ingest(ingest.clone()));
+            let ingest = ingest.clone();
+            jobs.push((
+                Job::Ingest,
+                Box::new(move || workers::ingest(ingest.clone())),
+            ));
         } else {
             tracing::warn!("the ingest worker is off: webhook deliveries are stored, not applied");
         }
         if let Some(oracle) = &oracle {
             if config.chain.relayer {
-                let sender = Relayer::new(
+                let sender = Arc::new(Relayer::new(
                     store.clone(),
                     oracle.clone(),
                     &config.chain,
                     &config.oracle.keys,
                     metrics.clone(),
                     clock.clone(),
-                )?;
-                workers.relayer.hold(sender.start(relayer.clone()));
-                tracing::info!("relayer started");
+                )?);
+                let bell = relayer.clone();
+                jobs.push((
+                    Job::Relayer,
+                    Box::new(move || sender.clone().start(bell.clone())),
+                ));
             } else {
                 tracing::warn!("the relayer is off: signed reports wait in the outbox");
             }
@@ -283,26 +246,88 @@ impl Service {
                 reconciliation.clone(),
                 Doorbell::default(),
             );
-            workers.reconciler.hold(workers::reconciler(reconciler));
+            jobs.push((
+                Job::Reconciler,
+                Box::new(move || workers::reconciler(reconciler.clone())),
+            ));
+        }
+        if let (true, Some(settings)) = (with_indexer, config.indexer.clone()) {
+            let (store, metrics, clock) = (store.clone(), metrics.clone(), clock.clone());
+            jobs.push((
+                Job::Indexer,
+                Box::new(move || {
+                    workers::indexer::spawn(
+                        store.clone(),
+                        settings.clone(),
+                        Some(metrics.clone()),
+                        clock.clone(),
+                    )
+                }),
+            ));
         }
         if config.actions.worker {
-            workers.actions.hold(workers::actions(actions.clone()));
+            let actions = actions.clone();
+            jobs.push((
+                Job::Actions,
+                Box::new(move || workers::actions(actions.clone())),
+            ));
         } else {
             tracing::warn!("the actions worker is off: intended actions are stored, not sent");
         }
         if config.voting.worker {
-            workers.votes.hold(workers::votes(votes.clone()));
+            let votes = votes.clone();
+            jobs.push((Job::Votes, Box::new(move || workers::votes(votes.clone()))));
         } else {
             tracing::warn!(
                 "the voting worker is off: votes are not re-read, nor failed starts retried"
             );
         }
         if config.policy.worker {
-            workers
-                .scheduler
-                .hold(workers::scheduler(scheduler.clone()));
+            let scheduler = scheduler.clone();
+            jobs.push((
+                Job::Scheduler,
+                Box::new(move || workers::scheduler(scheduler.clone())),
+            ));
         } else {
             tracing::warn!("the policy scheduler is off: wallet changes open no proposals here");
+        }
+
+        // Who runs them: this process on SQLite; on PostgreSQL, whichever replica holds each
+        // job's lease. A public replica runs none.
+        let workers = Arc::new(Workers::default());
+        let status = Arc::new(ReplicaStatus::new(
+            config.replicas.replica_id(),
+            config.role,
+        ));
+        let mut lease_keeper = None;
+        if !config.role.runs_jobs() {
+            tracing::info!("public role: this replica runs no jobs");
+        } else if store.backend() == Backend::Postgres {
+            let mut keeper = LeaseKeeper::new(
+                store.clone(),
+                workers.clone(),
+                status.clone(),
+                metrics.clone(),
+                clock.clone(),
+                &config.replicas,
+            );
+            for (job, start) in jobs {
+                keeper.offer(job, start);
+            }
+            keeper.round().await;
+            lease_keeper = Some(keeper.start());
+        } else {
+            for (job, start) in jobs {
+                workers.slot(job).hold(start());
+                status.hold(job);
+            }
+        }
+        if store.backend() == Backend::Postgres {
+            let freshness = Freshness::new(store.clone(), snapshots.clone(), metrics.clone());
+            workers.freshness.hold(workers::freshness(
+                freshness,
+                config.replicas.snapshot_check(),
+            ));
         }
 
         Ok(Service {
@@ -323,20 +348,9 @@ impl Service {
             relayer,
             reconciliation,
             workers,
+            status,
+            lease_keeper: Mutex::new(lease_keeper),
         })
-    }
-
-    /// Starts the chain indexer when the configuration has an `[indexer]` section.
-    pub fn start_indexer(&self) {
-        if let Some(config) = self.config.indexer.clone() {
-            let task = crate::workers::indexer::spawn(
-                self.store.clone(),
-                config,
-                Some(self.metrics.clone()),
-                self.clock.clone(),
-            );
-            *self.workers.indexer.lock().expect("not poisoned") = Some(task);
-        }
     }
 
     /// The HTTP routers' state: what the handlers may use.
@@ -357,6 +371,7 @@ impl Service {
             relayer: self.relayer.clone(),
             reconciliation: self.reconciliation.clone(),
             clock: self.clock.clone(),
+            status: self.status.clone(),
         }
     }
 
@@ -365,8 +380,12 @@ impl Service {
         http::router(self.http_state())
     }
 
-    /// Stops every worker, then closes the store.
+    /// Stops every worker (releasing this replica's leases), then closes the store.
     pub async fn shut_down(&self) {
+        let keeper = self.lease_keeper.lock().expect("not poisoned").take();
+        if let Some(keeper) = keeper {
+            keeper.stop().await;
+        }
         self.workers.stop_all().await;
         self.store.close().await;
     }
@@ -376,7 +395,8 @@ impl Service {
 /// and closes the store.
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let addr = config.listen;
-    let service = Service::build(config).await?;
+    let _only_process = SingleProcessLock::acquire(&config.database_url)?;
+    let service = Service::assemble(config, Clock::system(), true).await?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Listen { addr, source })?;
@@ -384,12 +404,29 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .local_addr()
         .map_err(|source| StartError::Listen { addr, source })?;
     let stop = shutdown_signal();
-    tracing::info!(address = %local, "listening");
-    service.start_indexer();
+    tracing::info!(address = %local, role = service.config.role.as_str(),
+        replica = %service.status.id, jobs = ?service.status.held(), "listening");
     http::serve::serve(listener, service.router(), &service.config.http, stop).await;
     service.shut_down().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens a database another replica migrates, waiting while its schema is behind this build's.
+async fn connect_migrated(url: &str) -> Result<Store, StoreError> {
+    let mut told = false;
+    loop {
+        match Store::connect_migrated(url).await {
+            Err(e @ StoreError::SchemaBehind { .. }) => {
+                if !told {
+                    tracing::warn!(error = %e, "waiting for a worker replica to migrate the database");
+                    told = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The `index` command: the chain indexer on its own, without the HTTP service, until Ctrl-C or

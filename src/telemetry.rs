@@ -94,6 +94,16 @@ pub struct Metrics {
     pub policy_decisions_executed: Counter,
     /// Scheduler passes that failed (the database, say) and were retried on the next tick.
     pub policy_passes_failed: Counter,
+    /// Job leases this replica holds now.
+    pub job_leases_held: Gauge,
+    /// Job leases this replica took from another, by job (in `outcome`).
+    pub job_lease_takeovers: Family<OutcomeLabels, Counter>,
+    /// Job leases this replica lost without stopping (its database connection failed).
+    pub job_leases_lost: Counter,
+    /// From a change's transaction on any replica to this replica's notice of it, in seconds.
+    pub snapshot_notice_lag: Histogram,
+    /// Snapshots refreshed by the periodic comparison because their notice never came.
+    pub snapshot_fallback_refreshes: Counter,
 }
 
 impl Default for Metrics {
@@ -122,6 +132,38 @@ impl Default for Metrics {
         let policy_decisions = Family::<OutcomeLabels, Counter>::default();
         let policy_decisions_executed = Counter::default();
         let policy_passes_failed = Counter::default();
+        let job_leases_held = Gauge::default();
+        let job_lease_takeovers = Family::<OutcomeLabels, Counter>::default();
+        let job_leases_lost = Counter::default();
+        let snapshot_notice_lag = Histogram::new([
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ]);
+        let snapshot_fallback_refreshes = Counter::default();
+        registry.register(
+            "job_leases_held",
+            "Background-job leases this replica holds",
+            job_leases_held.clone(),
+        );
+        registry.register(
+            "job_lease_takeovers",
+            "Job leases taken over from another replica, by job",
+            job_lease_takeovers.clone(),
+        );
+        registry.register(
+            "job_leases_lost",
+            "Job leases lost when the lease connection failed",
+            job_leases_lost.clone(),
+        );
+        registry.register(
+            "snapshot_notice_lag_seconds",
+            "From a change's transaction to this replica's notice of it",
+            snapshot_notice_lag.clone(),
+        );
+        registry.register(
+            "snapshot_fallback_refreshes",
+            "Snapshots refreshed by the periodic comparison, their notice lost",
+            snapshot_fallback_refreshes.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests answered",
@@ -234,6 +276,11 @@ impl Default for Metrics {
             policy_decisions,
             policy_decisions_executed,
             policy_passes_failed,
+            job_leases_held,
+            job_lease_takeovers,
+            job_leases_lost,
+            snapshot_notice_lag,
+            snapshot_fallback_refreshes,
         }
     }
 }

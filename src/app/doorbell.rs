@@ -37,6 +37,11 @@ impl Doorbell {
         self.ring();
     }
 
+    /// Clears a stop once the worker has ended, so it can be started again.
+    pub fn reopen(&self) {
+        self.inner.stopping.store(false, Ordering::SeqCst);
+    }
+
     /// Whether the worker was asked to stop.
     pub fn is_stopping(&self) -> bool {
         self.inner.stopping.load(Ordering::SeqCst)

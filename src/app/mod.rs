@@ -9,7 +9,8 @@
 //! - [`Backends`] and [`Votes`]: the standard voting API over every platform, and the re-reads;
 //! - [`LoomioHints`]: take Loomio's unsigned webhooks as rate-limited hints to re-read;
 //! - [`Scheduler`]: the policy's passes, which open, decide and carry out proposals;
-//! - [`Reconciler`]: compare what this oracle signed with what the chain holds.
+//! - [`Reconciler`]: compare what this oracle signed with what the chain holds;
+//! - [`Freshness`]: keep the snapshots up with changes other replicas commit.
 //!
 //! Nothing here imports `http`, `workers` or `server`: callers above ring a use case's
 //! [`Doorbell`] or call it; time comes from one [`crate::clock::Clock`]; every failure is an [`AppError`].
@@ -22,6 +23,7 @@ mod error;
 pub mod hints;
 pub mod ingest;
 pub mod reconcile;
+pub mod replicas;
 pub mod scheduler;
 mod snapshots;
 pub mod votes;
@@ -34,6 +36,7 @@ pub use error::{AppError, PlatformSetup};
 pub use hints::{HintOutcome, LoomioHints};
 pub use ingest::Ingest;
 pub use reconcile::{LatestReconciliation, Reconciler};
+pub use replicas::{Freshness, Job, ReplicaStatus};
 pub use scheduler::Scheduler;
 pub use snapshots::{LiveCommunity, Snapshots};
 pub use votes::Votes;

@@ -20,6 +20,9 @@ pub struct LiveCommunity {
     pub community: Community,
     /// What to pick from.
     pub snapshot: CommunitySnapshot,
+    /// The community's change stamp read before this snapshot was built (PostgreSQL; 0 on
+    /// SQLite): a newer stamp in the store means the snapshot may be stale.
+    pub stamp: i64,
 }
 
 type SnapshotMap = HashMap<CommunitySlug, Arc<LiveCommunity>>;
@@ -34,6 +37,7 @@ pub struct Snapshots {
 impl Snapshots {
     /// Builds every community's snapshot from the store.
     pub async fn load(store: &Store) -> Result<Self, StoreError> {
+        let stamps: HashMap<i64, i64> = store.community_stamps().await?.into_iter().collect();
         let map = store
             .all_community_configs()
             .await?
@@ -43,6 +47,7 @@ impl Snapshots {
                     id: row.id,
                     community: row.community,
                     snapshot: CommunitySnapshot::build(config),
+                    stamp: stamps.get(&row.id).copied().unwrap_or(0),
                 };
                 (live.community.slug.clone(), Arc::new(live))
             })
@@ -85,11 +90,15 @@ impl Snapshots {
         row: &CommunityRow,
     ) -> Result<Arc<LiveCommunity>, StoreError> {
         let _guard = self.rebuild.lock().await;
+        // The stamp first: a change committed while the configuration is read moves the stamp
+        // past this one, so the next comparison refreshes again rather than missing it.
+        let stamp = store.community_stamp(row.id).await?;
         let config = store.community_config(row.id).await?;
         let live = Arc::new(LiveCommunity {
             id: row.id,
             community: row.community.clone(),
             snapshot: CommunitySnapshot::build(config),
+            stamp,
         });
         let mut next: SnapshotMap = (**self.current.load()).clone();
         next.insert(row.community.slug.clone(), Arc::clone(&live));

@@ -40,8 +40,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::{
-    Changes, Doorbell, LatestReconciliation, LiveCommunity, LoomioHints, Scheduler, Snapshots,
-    Votes,
+    Changes, Doorbell, LatestReconciliation, LiveCommunity, LoomioHints, ReplicaStatus, Scheduler,
+    Snapshots, Votes,
 };
 use crate::clock::Clock;
 use crate::config::Config;
@@ -94,6 +94,8 @@ pub struct AppState {
     pub reconciliation: LatestReconciliation,
     /// The service's one clock.
     pub clock: Clock,
+    /// Who this replica is and which jobs it runs.
+    pub status: Arc<ReplicaStatus>,
 }
 
 /// The community's live snapshot, or a 404 problem.
@@ -159,6 +161,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(reports::report))
         .routes(routes!(reports::evidence))
         .routes(routes!(reports::reconciliation))
+        .routes(routes!(ops::jobs))
         .layer(cors);
     let admin = OpenApiRouter::new()
         .routes(routes!(admin::create_community))
@@ -187,38 +190,52 @@ pub fn router(state: AppState) -> Router {
             admin::require_admin,
         ))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT));
-    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(public)
-        .merge(admin)
-        .split_for_parts();
+    // A replica serves what its role says: a public one no writes, a worker no public reads.
+    let role = state.config.role;
+    let mut api = OpenApiRouter::with_openapi(ApiDoc::openapi());
+    if role.serves_public() {
+        api = api.merge(public);
+    }
+    if role.runs_jobs() {
+        api = api.merge(admin);
+    }
+    let (api, mut openapi) = api.split_for_parts();
     openapi::complete(&mut openapi);
     let openapi = Arc::new(openapi);
-    api.route("/healthz", get(ops::healthz))
+    let mut api = api
+        .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/problems/{slug}", get(ops::problem_page))
         .route(
             "/openapi.json",
             get(move || async move { axum::Json(openapi.as_ref().clone()) }),
-        )
-        .route("/c/{community}", get(page::community_page))
-        .route(snippet::SNIPPET_PATH, get(snippet::script))
-        .route(
-            "/hooks/discourse/{community}",
-            post(hooks::discourse).layer(DefaultBodyLimit::max(state.config.ingest.max_body_bytes)),
-        )
-        .route(
-            "/hooks/loomio/{community}",
-            post(loomio_hook::loomio)
-                .layer(DefaultBodyLimit::max(state.config.ingest.max_body_bytes)),
-        )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            record_metrics,
-        ))
-        .fallback(|| async { Problem::new(ProblemKind::NotFound, "no route matches this path") })
-        .layer(middleware::map_response(method_not_allowed_as_problem))
-        .with_state(state)
+        );
+    if role.serves_public() {
+        api = api
+            .route("/c/{community}", get(page::community_page))
+            .route(snippet::SNIPPET_PATH, get(snippet::script));
+    }
+    if role.runs_jobs() {
+        api = api
+            .route(
+                "/hooks/discourse/{community}",
+                post(hooks::discourse)
+                    .layer(DefaultBodyLimit::max(state.config.ingest.max_body_bytes)),
+            )
+            .route(
+                "/hooks/loomio/{community}",
+                post(loomio_hook::loomio)
+                    .layer(DefaultBodyLimit::max(state.config.ingest.max_body_bytes)),
+            );
+    }
+    api.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        record_metrics,
+    ))
+    .fallback(|| async { Problem::new(ProblemKind::NotFound, "no route matches this path") })
+    .layer(middleware::map_response(method_not_allowed_as_problem))
+    .with_state(state)
 }
 
 /// Turns axum's bare 405 into problem details, keeping its `Allow` header. Done outside the

@@ -66,6 +66,17 @@ impl Store {
         community_from_row(&row)
     }
 
+    /// The community with this database id, if there is one.
+    pub async fn community_by_id(&self, id: i64) -> Result<Option<CommunityRow>, StoreError> {
+        sqlx::query("SELECT id, slug, name, created_at_ms FROM communities WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(community_from_row)
+            .transpose()
+    }
+
     /// Every community, oldest first.
     pub async fn communities(&self) -> Result<Vec<CommunityRow>, StoreError> {
         sqlx::query("SELECT id, slug, name, created_at_ms FROM communities ORDER BY id")

@@ -17,6 +17,7 @@ mod policies;
 mod pools;
 mod reconciliation;
 mod relay;
+mod replicas;
 mod reports;
 mod scheduler;
 mod signer_timeline;
@@ -28,6 +29,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use secrecy::SecretString;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
@@ -46,6 +48,7 @@ pub use members::WalletHistoryEntry;
 pub use policies::{DecisionLink, EvaluationRecord, ProposalState, StoredDecision, StoredProposal};
 pub use pools::VersionSize;
 pub use relay::Reissue;
+pub use replicas::{ChangeFeed, ChangeNotice, LeaseRecord, LeaseSession, SingleProcessLock, Taken};
 pub use reports::{RelayStatus, StoredReport, StoredSigned};
 pub use scheduler::PendingWalletChange;
 pub use signer_timeline::SignerTimeline;
@@ -106,6 +109,31 @@ pub enum StoreError {
     /// The oracle could not sign the report of a change, so the change was not stored.
     #[error("the change was not stored: {0}")]
     Oracle(#[source] Box<crate::oracle::OracleError>),
+    /// A second process tried to serve one SQLite file.
+    #[error(
+        "cannot serve {path}: {detail}; SQLite serves one process at a time: stop the other, or \
+         run several replicas on PostgreSQL"
+    )]
+    SqliteInUse {
+        /// The database file.
+        path: String,
+        /// Why it could not be locked.
+        detail: String,
+    },
+    /// A feature of several replicas was asked of SQLite.
+    #[error("{0} needs PostgreSQL")]
+    NeedsPostgres(&'static str),
+    /// The schema is older than this build, and this replica may not migrate it.
+    #[error(
+        "the database schema is at migration {found} and this build needs {needed}: start a \
+         replica with the worker role (or `all`) to migrate it"
+    )]
+    SchemaBehind {
+        /// The newest migration applied.
+        found: i64,
+        /// The newest migration this build has.
+        needed: i64,
+    },
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
@@ -122,12 +150,49 @@ impl From<sqlx::Error> for StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Kept for the connections of their own that leases and the change feed need.
+    url: SecretString,
 }
 
 impl Store {
     /// Opens the database (creating an SQLite file and its folder on first run) and applies
     /// pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let store = Self::open(url).await?;
+        store.migrator().run(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// Opens the database without migrating it, for a replica whose role may not (or whose
+    /// database role cannot) change the schema; refuses a schema older than this build's.
+    pub async fn connect_migrated(url: &str) -> Result<Self, StoreError> {
+        let store = Self::open(url).await?;
+        let needed = store
+            .migrator()
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0);
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap_or(None);
+        let found = found.unwrap_or(0);
+        if found < needed {
+            return Err(StoreError::SchemaBehind { found, needed });
+        }
+        Ok(store)
+    }
+
+    fn migrator(&self) -> sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        }
+    }
+
+    async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = backend_of(url)?;
         let url = match backend {
@@ -156,11 +221,11 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(connect_error)?;
-        match backend {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
-            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
-        }
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            url: SecretString::from(url),
+        })
     }
 
     /// Which database this is.

@@ -7,13 +7,16 @@
 //! for the workers whose every step is safe to cut short.
 
 pub mod indexer;
+pub mod leases;
 pub mod relayer;
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::app::{Actions, Doorbell, Ingest, Reconciler, Scheduler, Votes};
+use crate::app::{Actions, Doorbell, Freshness, Ingest, Job, Reconciler, Scheduler, Votes};
 
 /// How long a worker waits after its pass failed (the database, say) before it tries again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -22,30 +25,66 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// makes it spin.
 const MIN_VOTES_SLEEP: Duration = Duration::from_millis(20);
 
-/// A worker's task and its doorbell, for shutdown.
+/// A worker's task and how to ask it to stop, for shutdown and for a lost lease.
 pub struct Running {
-    doorbell: Doorbell,
+    stop: StopSignal,
     task: JoinHandle<()>,
+}
+
+/// How a worker is asked to stop: its doorbell, or (the indexer) a watch of its own.
+enum StopSignal {
+    Bell(Doorbell),
+    Watch(watch::Sender<bool>),
 }
 
 impl Running {
     /// The handle of `task`, which waits on `doorbell`.
     pub fn new(doorbell: Doorbell, task: JoinHandle<()>) -> Self {
-        Running { doorbell, task }
+        Running {
+            stop: StopSignal::Bell(doorbell),
+            task,
+        }
+    }
+
+    /// The handle of `task`, which stops when `stop` turns true.
+    pub fn signalled(stop: watch::Sender<bool>, task: JoinHandle<()>) -> Self {
+        Running {
+            stop: StopSignal::Watch(stop),
+            task,
+        }
+    }
+
+    fn ask_to_stop(&self) {
+        match &self.stop {
+            StopSignal::Bell(bell) => bell.ask_to_stop(),
+            StopSignal::Watch(stop) => drop(stop.send(true)),
+        }
+    }
+
+    /// Once the task ended, clears the doorbell's stop, so the same worker can start again
+    /// (when this replica takes its lease back).
+    fn finished(&self) {
+        if let StopSignal::Bell(bell) = &self.stop {
+            bell.reopen();
+        }
     }
 
     /// Stops the worker after its current step and waits for it.
-    pub async fn stop(self) {
-        self.doorbell.ask_to_stop();
-        let _ = self.task.await;
+    pub async fn stop(mut self) {
+        self.ask_to_stop();
+        if let Err(e) = (&mut self.task).await {
+            tracing::error!(error = %e, "a worker's task failed");
+        }
+        self.finished();
     }
 
     /// Stops the worker at once, mid-step: for workers whose every step is safe to cut short
     /// (stored intents found again, transactional state) and may wait long on a platform.
-    pub async fn abort(self) {
-        self.doorbell.ask_to_stop();
+    pub async fn abort(mut self) {
+        self.ask_to_stop();
         self.task.abort();
-        let _ = self.task.await;
+        let _ = (&mut self.task).await;
+        self.finished();
     }
 }
 
@@ -161,4 +200,162 @@ pub fn reconciler(reconciler: Reconciler) -> Running {
         }
     });
     Running::new(doorbell, task)
+}
+
+/// Keeps this replica's snapshots up with the changes other replicas commit: refreshes a
+/// community on each change notice, and compares every stamp on `check` (and at once after the
+/// feed reconnects, since notices sent meanwhile are lost). PostgreSQL only.
+pub fn freshness(freshness: Freshness, check: Duration) -> Running {
+    let doorbell = Doorbell::default();
+    let bell = doorbell.clone();
+    let task = tokio::spawn(async move {
+        let mut feed = None;
+        let mut next_check = tokio::time::Instant::now();
+        while !bell.is_stopping() {
+            if feed.is_none() {
+                match freshness.store().change_feed().await {
+                    Ok(listening) => {
+                        feed = Some(listening);
+                        next_check = tokio::time::Instant::now();
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for changes; comparing stamps only")
+                    }
+                }
+            }
+            if tokio::time::Instant::now() >= next_check {
+                match freshness.check_all().await {
+                    Ok(0) => {}
+                    Ok(refreshed) => {
+                        tracing::info!(refreshed, "snapshots refreshed by the stamp comparison")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "comparing snapshot stamps failed"),
+                }
+                next_check = tokio::time::Instant::now() + check;
+            }
+            let notice = async {
+                match feed.as_mut() {
+                    Some(listening) => listening.next().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                received = notice => match received {
+                    Ok(Some(notice)) => {
+                        if let Err(e) = freshness.noticed(notice).await {
+                            tracing::warn!(error = %e, community = notice.community_id,
+                                "refreshing a snapshot on notice failed; the comparison retries");
+                        }
+                    }
+                    Ok(None) => {
+                        tracing::warn!("the change feed reconnected; comparing every stamp");
+                        next_check = tokio::time::Instant::now();
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the change feed failed; reconnecting");
+                        feed = None;
+                        tokio::time::sleep(RETRY_AFTER).await;
+                    }
+                },
+                () = tokio::time::sleep_until(next_check) => {},
+                () = bell.rung() => {},
+            }
+        }
+    });
+    Running::new(doorbell, task)
+}
+
+/// A worker that may be running, for shutdown (and for tests that stop one).
+#[derive(Default)]
+pub struct WorkerSlot(Mutex<Option<Running>>);
+
+impl WorkerSlot {
+    /// Keeps `running` here, stopping nothing: the slot was empty.
+    pub fn hold(&self, running: Running) {
+        *self.0.lock().expect("not poisoned") = Some(running);
+    }
+
+    fn take(&self) -> Option<Running> {
+        self.0.lock().expect("not poisoned").take()
+    }
+
+    /// Whether a worker is held.
+    pub fn is_running(&self) -> bool {
+        self.0.lock().expect("not poisoned").is_some()
+    }
+
+    /// Stops the worker after its current step, if it runs, and waits for it.
+    pub async fn stop(&self) {
+        if let Some(running) = self.take() {
+            running.stop().await;
+        }
+    }
+
+    /// Stops the worker at once, mid-step, if it runs.
+    pub async fn abort(&self) {
+        if let Some(running) = self.take() {
+            running.abort().await;
+        }
+    }
+}
+
+/// The workers of one replica, one slot per job.
+#[derive(Default)]
+pub struct Workers {
+    /// Applies stored webhook deliveries.
+    pub ingest: WorkerSlot,
+    /// Sends intended platform actions.
+    pub actions: WorkerSlot,
+    /// Starts, closes and re-reads votes.
+    pub votes: WorkerSlot,
+    /// Runs the policy's passes.
+    pub scheduler: WorkerSlot,
+    /// Submits signed reports to the contract.
+    pub relayer: WorkerSlot,
+    /// Compares the outbox with the chain index.
+    pub reconciler: WorkerSlot,
+    /// Reads the contract's logs into the index.
+    pub indexer: WorkerSlot,
+    /// Keeps the snapshots up with other replicas' changes (PostgreSQL).
+    pub freshness: WorkerSlot,
+}
+
+impl Workers {
+    /// The slot of `job`.
+    pub fn slot(&self, job: Job) -> &WorkerSlot {
+        match job {
+            Job::Ingest => &self.ingest,
+            Job::Scheduler => &self.scheduler,
+            Job::Votes => &self.votes,
+            Job::Actions => &self.actions,
+            Job::Relayer => &self.relayer,
+            Job::Indexer => &self.indexer,
+            Job::Reconciler => &self.reconciler,
+        }
+    }
+
+    /// Stops `job`'s worker: after its current step when that is what its steps need, at once
+    /// for those whose every step is safe to cut short.
+    pub async fn stop(&self, job: Job) {
+        match job {
+            Job::Votes | Job::Scheduler => self.slot(job).abort().await,
+            _ => self.slot(job).stop().await,
+        }
+    }
+
+    /// Stops every worker, each as [`Workers::stop`] does.
+    pub async fn stop_all(&self) {
+        for job in [
+            Job::Ingest,
+            Job::Relayer,
+            Job::Actions,
+            Job::Votes,
+            Job::Indexer,
+            Job::Scheduler,
+            Job::Reconciler,
+        ] {
+            self.stop(job).await;
+        }
+        self.freshness.stop().await;
+    }
 }

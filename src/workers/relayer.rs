@@ -163,7 +163,7 @@ impl Relayer {
 
     /// Starts the relayer on the current runtime: it relays what is waiting, then waits to be woken
     /// (or polls, for reports another process stored).
-    pub fn start(self, doorbell: Doorbell) -> Running {
+    pub fn start(self: Arc<Self>, doorbell: Doorbell) -> Running {
         let worker = doorbell.clone();
         let task = tokio::spawn(async move {
             let poll = Duration::from_millis(self.config.poll_interval_ms.max(1));

@@ -29,7 +29,7 @@ use crate::config::IndexerConfig;
 use crate::store::{BlockHeader, IndexBatch, IndexCursor, IndexedContract, Store, StoreError};
 use crate::telemetry::Metrics;
 
-pub use task::{IndexerTask, spawn};
+pub use task::spawn;
 pub use window::Race;
 
 /// Headers fetched at once when reading the reorg window.

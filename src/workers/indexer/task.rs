@@ -7,32 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::{Indexer, Step};
 use crate::clock::Clock;
 use crate::config::IndexerConfig;
 use crate::store::Store;
 use crate::telemetry::Metrics;
+use crate::workers::Running;
 
 /// Longest wait after repeated failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-
-/// A running indexer task.
-pub struct IndexerTask {
-    stop: watch::Sender<bool>,
-    join: JoinHandle<()>,
-}
-
-impl IndexerTask {
-    /// Asks the task to stop after its current step, and waits for it.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        if let Err(e) = self.join.await {
-            tracing::error!(error = %e, "the chain indexer task failed");
-        }
-    }
-}
 
 /// Starts the indexer in the background. A node that cannot be reached at start is retried, so
 /// the service starts with or without its chain.
@@ -41,7 +25,7 @@ pub fn spawn(
     config: IndexerConfig,
     metrics: Option<Arc<Metrics>>,
     clock: Clock,
-) -> IndexerTask {
+) -> Running {
     let (stop, stopped) = watch::channel(false);
     let join = tokio::spawn(async move {
         if let Some(indexer) = connect(store, &config, metrics, stopped.clone()).await {
@@ -49,7 +33,7 @@ pub fn spawn(
             run(indexer, config.poll_interval(), stopped).await;
         }
     });
-    IndexerTask { stop, join }
+    Running::signalled(stop, join)
 }
 
 async fn connect(
