@@ -45,7 +45,13 @@ pub struct Taken {
     pub token: i64,
     /// The replica that held it before, if any.
     pub previous: Option<String>,
+    /// How long to wait before running the job: until the previous holder, whose lock may have
+    /// been freed before it could notice, has surely stopped.
+    pub wait: Duration,
 }
+
+/// The database's clock in milliseconds, for renewals every replica compares alike.
+const DB_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 /// A connection of its own that holds this replica's job leases. The server ends the session,
 /// releasing every lease, when the replica dies (its socket closes) or stops asking
@@ -57,12 +63,14 @@ pub struct LeaseSession {
 
 impl LeaseSession {
     /// Takes `job`'s lease (lock number `number`) if no replica holds it, recording this
-    /// replica as its holder; `None` when another holds it.
+    /// replica as its holder; `None` when another holds it. `fence` is how long after its last
+    /// renewal another holder has surely stopped.
     pub async fn try_take(
         &mut self,
         job: &str,
         number: i32,
         at: Timestamp,
+        fence: Duration,
     ) -> Result<Option<Taken>, StoreError> {
         let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
             .bind(LOCK_CLASS)
@@ -72,33 +80,66 @@ impl LeaseSession {
         if !taken {
             return Ok(None);
         }
-        let previous: Option<String> =
-            sqlx::query_scalar("SELECT holder FROM job_leases WHERE job = $1")
-                .bind(job)
-                .fetch_optional(&mut self.conn)
-                .await?;
-        let token: i64 = sqlx::query_scalar(
-            "INSERT INTO job_leases (job, holder, token, acquired_at_ms) VALUES ($1, $2, 1, $3) \
+        let before = sqlx::query(&format!(
+            "SELECT holder, GREATEST(0, renewed_at_ms + $2 - {DB_NOW_MS}) AS wait_ms \
+             FROM job_leases WHERE job = $1"
+        ))
+        .bind(job)
+        .bind(i64::try_from(fence.as_millis()).unwrap_or(i64::MAX))
+        .fetch_optional(&mut self.conn)
+        .await?;
+        let (previous, wait_ms) = match &before {
+            Some(row) => (
+                Some(row.try_get::<String, _>("holder")?),
+                row.try_get::<i64, _>("wait_ms")?,
+            ),
+            None => (None, 0),
+        };
+        let token: i64 = sqlx::query_scalar(&format!(
+            "INSERT INTO job_leases (job, holder, token, acquired_at_ms, renewed_at_ms) \
+             VALUES ($1, $2, 1, $3, {DB_NOW_MS}) \
              ON CONFLICT (job) DO UPDATE SET holder = EXCLUDED.holder, \
-               token = job_leases.token + 1, acquired_at_ms = EXCLUDED.acquired_at_ms \
-             RETURNING token",
-        )
+               token = job_leases.token + 1, acquired_at_ms = EXCLUDED.acquired_at_ms, \
+               renewed_at_ms = EXCLUDED.renewed_at_ms \
+             RETURNING token"
+        ))
         .bind(job)
         .bind(&self.replica)
         .bind(at.millis())
         .fetch_one(&mut self.conn)
         .await?;
-        Ok(Some(Taken { token, previous }))
+        let wait = match &previous {
+            Some(holder) if *holder != self.replica => {
+                Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0))
+            }
+            _ => Duration::ZERO,
+        };
+        Ok(Some(Taken {
+            token,
+            previous,
+            wait,
+        }))
     }
 
-    /// Checks that the session still answers, and so that its leases are still held.
+    /// Checks that the session still answers, and so that its leases are still held, and
+    /// records the check on the leases this replica holds.
     pub async fn check(&mut self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&mut self.conn).await?;
+        sqlx::query(&format!(
+            "UPDATE job_leases SET renewed_at_ms = {DB_NOW_MS} WHERE holder = $1"
+        ))
+        .bind(&self.replica)
+        .execute(&mut self.conn)
+        .await?;
         Ok(())
     }
 
-    /// Ends the session, releasing every lease at once.
-    pub async fn close(self) {
+    /// Ends the session, releasing every lease at once, and says so in the records, so the
+    /// next holder need not wait out this replica's checks (a deploy's graceful stop).
+    pub async fn close(mut self) {
+        let _ = sqlx::query("UPDATE job_leases SET renewed_at_ms = 0 WHERE holder = $1")
+            .bind(&self.replica)
+            .execute(&mut self.conn)
+            .await;
         let _ = self.conn.close().await;
     }
 }

@@ -5,9 +5,11 @@
 //! session's locks for `lease_timeout`, three checks or more) lets another replica take them.
 //! A replica killed outright closes its socket, and its locks go with it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::app::{Doorbell, Job, ReplicaStatus};
 use crate::clock::Clock;
@@ -31,7 +33,10 @@ pub struct LeaseKeeper {
     timeout: Duration,
     jobs: Vec<(Job, Starter)>,
     session: Option<LeaseSession>,
+    /// The jobs whose leases this replica holds (running, or about to).
     held: BTreeSet<Job>,
+    /// Leases taken whose job waits for the previous holder to have surely stopped.
+    starting: BTreeMap<Job, Instant>,
 }
 
 impl LeaseKeeper {
@@ -55,6 +60,7 @@ impl LeaseKeeper {
             jobs: Vec::new(),
             session: None,
             held: BTreeSet::new(),
+            starting: BTreeMap::new(),
         }
     }
 
@@ -96,17 +102,16 @@ impl LeaseKeeper {
             let Some(session) = self.session.as_mut() else {
                 return;
             };
-            let taking = session.try_take(job.name(), job.lock_number(), self.clock.now());
+            let fence = 3 * self.check;
+            let taking = session.try_take(job.name(), job.lock_number(), self.clock.now(), fence);
             match tokio::time::timeout(self.check, taking).await {
                 Ok(Ok(Some(taken))) => {
                     let takeover = taken
                         .previous
                         .as_deref()
                         .is_some_and(|previous| previous != self.status.id);
-                    let running = (self.jobs[index].1)();
-                    self.workers.slot(job).hold(running);
                     self.held.insert(job);
-                    self.status.hold(job);
+                    self.starting.insert(job, Instant::now() + taken.wait);
                     self.metrics.job_leases_held.set(self.held.len() as i64);
                     if takeover {
                         self.metrics
@@ -118,7 +123,7 @@ impl LeaseKeeper {
                     }
                     tracing::info!(job = job.name(), replica = %self.status.id, token = taken.token,
                         takeover, previous = taken.previous.as_deref().unwrap_or(""),
-                        "job lease taken");
+                        wait_ms = taken.wait.as_millis() as u64, "job lease taken");
                 }
                 Ok(Ok(None)) => {}
                 Ok(Err(e)) => {
@@ -133,6 +138,31 @@ impl LeaseKeeper {
                 }
             }
         }
+        self.start_due();
+    }
+
+    /// Starts the jobs whose previous holder has surely stopped by now.
+    fn start_due(&mut self) {
+        let now = Instant::now();
+        let due: Vec<Job> = self
+            .starting
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(job, _)| *job)
+            .collect();
+        for job in due {
+            self.starting.remove(&job);
+            if let Some((_, start)) = self.jobs.iter().find(|(offered, _)| *offered == job) {
+                self.workers.slot(job).hold(start());
+                self.status.hold(job);
+                tracing::info!(job = job.name(), replica = %self.status.id, "job started");
+            }
+        }
+    }
+
+    /// How long until the next job waiting to start is due, if any.
+    fn next_start(&self) -> Option<Instant> {
+        self.starting.values().min().copied()
     }
 
     /// Whether the lease connection answered within a check.
@@ -156,6 +186,7 @@ impl LeaseKeeper {
     /// Stops every job at once and drops the connection: its leases may be another's soon.
     async fn lose_all(&mut self) {
         self.session = None;
+        self.starting.clear();
         for job in std::mem::take(&mut self.held) {
             self.workers.slot(job).abort().await;
             self.status.release(job);
@@ -167,6 +198,7 @@ impl LeaseKeeper {
 
     /// Stops every job this replica runs, each as at shutdown, then releases the leases.
     async fn release_all(&mut self) {
+        self.starting.clear();
         for job in std::mem::take(&mut self.held) {
             self.workers.stop(job).await;
             self.status.release(job);
@@ -183,8 +215,10 @@ impl LeaseKeeper {
         let bell = doorbell.clone();
         let task = tokio::spawn(async move {
             while !bell.is_stopping() {
+                let next = Instant::now() + self.check;
+                let wake = self.next_start().map_or(next, |start| start.min(next));
                 tokio::select! {
-                    () = tokio::time::sleep(self.check) => {},
+                    () = tokio::time::sleep_until(wake) => {},
                     () = bell.rung() => {},
                 }
                 if bell.is_stopping() {

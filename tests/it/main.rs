@@ -46,6 +46,7 @@ mod policy_replay;
 mod policy_requests;
 mod policy_service;
 mod policy_store;
+mod replicas;
 mod report_reissue;
 mod selection_distribution;
 mod store;

@@ -9,4 +9,5 @@ pub mod discourse_site;
 pub mod evidence;
 pub mod loomio;
 pub mod oracle;
+pub mod replica_process;
 pub mod rpc_proxy;
