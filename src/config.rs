@@ -753,6 +753,28 @@ mod tests {
     }
 
     #[test]
+    fn a_role_and_lease_settings_are_read_and_a_lease_shorter_than_three_checks_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "replica.toml",
+                "role = \"public\"\n[replicas]\nid = \"edge-1\"\nlease_check_ms = 500\n",
+            )?;
+            let config = Config::load(Some(Path::new("replica.toml"))).unwrap();
+            assert_eq!(config.role, Role::Public);
+            assert!(!config.role.runs_jobs() && config.role.serves_public());
+            assert_eq!(config.replicas.replica_id(), "edge-1");
+            assert_eq!(config.replicas.lease_check(), Duration::from_millis(500));
+            jail.set_env("REVSHARE_REPLICAS__LEASE_TIMEOUT_MS", "1000");
+            let err = Config::load(Some(Path::new("replica.toml"))).unwrap_err();
+            assert!(
+                err.to_string().contains("at least three lease checks"),
+                "{err}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
     fn the_indexer_is_off_by_default_and_its_rpc_url_stays_secret() {
         figment::Jail::expect_with(|jail| {
             assert!(Config::load(None).unwrap().indexer.is_none());

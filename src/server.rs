@@ -9,8 +9,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::app::{
-    Actions, AppError, Backends, Changes, Doorbell, Freshness, Ingest, Job, LatestReconciliation,
-    LoomioHints, Reconciler, ReplicaStatus, Scheduler, Snapshots, Votes,
+    Actions, AppError, Backends, Changes, Doorbell, Freshness, Ingest, Job, LoomioHints,
+    Reconciler, ReplicaStatus, Scheduler, Snapshots, Votes,
 };
 use crate::clock::Clock;
 use crate::config::Config;
@@ -86,8 +86,6 @@ pub struct Service {
     pub scheduler: Scheduler,
     /// The relayer's doorbell, rung after each signed report.
     pub relayer: Doorbell,
-    /// The last reconciliation, when the oracle and an indexer run.
-    pub reconciliation: LatestReconciliation,
     /// The workers this replica runs now.
     pub workers: Arc<Workers>,
     /// Who this replica is and which jobs it holds.
@@ -199,7 +197,6 @@ impl Service {
             clock.clone(),
             config.ingest.loomio_hints_per_minute,
         );
-        let reconciliation = LatestReconciliation::default();
 
         // The jobs the configuration turns on, each as a way to start its worker.
         let mut jobs: Vec<(Job, Starter)> = Vec::new();
@@ -243,7 +240,6 @@ impl Service {
                 indexed,
                 &config.chain,
                 clock.clone(),
-                reconciliation.clone(),
                 Doorbell::default(),
             );
             jobs.push((
@@ -346,7 +342,6 @@ impl Service {
             loomio_hints,
             scheduler,
             relayer,
-            reconciliation,
             workers,
             status,
             lease_keeper: Mutex::new(lease_keeper),
@@ -369,7 +364,6 @@ impl Service {
             discourse: self.backends.discourse().clone(),
             ingest: self.ingest.doorbell().clone(),
             relayer: self.relayer.clone(),
-            reconciliation: self.reconciliation.clone(),
             clock: self.clock.clone(),
             status: self.status.clone(),
         }

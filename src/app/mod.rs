@@ -35,7 +35,7 @@ pub use doorbell::Doorbell;
 pub use error::{AppError, PlatformSetup};
 pub use hints::{HintOutcome, LoomioHints};
 pub use ingest::Ingest;
-pub use reconcile::{LatestReconciliation, Reconciler};
+pub use reconcile::Reconciler;
 pub use replicas::{Freshness, Job, ReplicaStatus};
 pub use scheduler::Scheduler;
 pub use snapshots::{LiveCommunity, Snapshots};

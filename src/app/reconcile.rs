@@ -8,7 +8,7 @@
 //! records in the store, per report, the indexed block at which it was first seen missing, so a
 //! restart does not start the patience again.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -128,9 +128,6 @@ pub fn classify(
     }
 }
 
-/// The last reconciliation, shared between the loop that makes it and the API that shows it.
-pub type LatestReconciliation = Arc<Mutex<Option<Reconciliation>>>;
-
 /// Reconciling this oracle's outbox with the chain index: what it reads and where it keeps the
 /// result.
 #[derive(Clone)]
@@ -142,7 +139,6 @@ pub struct Reconciler {
     patience_blocks: u64,
     interval: Duration,
     clock: Clock,
-    latest: LatestReconciliation,
     /// The loop waits on it between rounds; shutdown rings it.
     doorbell: Doorbell,
 }
@@ -157,7 +153,6 @@ impl Reconciler {
         indexed: IndexedContract,
         config: &ChainConfig,
         clock: Clock,
-        latest: LatestReconciliation,
         doorbell: Doorbell,
     ) -> Self {
         Reconciler {
@@ -168,7 +163,6 @@ impl Reconciler {
             patience_blocks: config.missing_after_blocks,
             interval: Duration::from_millis(config.reconcile_interval_ms.max(100)),
             clock,
-            latest,
             doorbell,
         }
     }
@@ -183,10 +177,15 @@ impl Reconciler {
         self.interval
     }
 
-    /// One round: reconciles and keeps the result for the API.
+    /// One round: reconciles and keeps the result in the store, where every replica's API
+    /// reads it.
     pub async fn run_once(&self) -> Result<(), AppError> {
         if let Some(result) = self.check().await? {
-            *self.latest.lock().expect("not poisoned") = Some(result);
+            let json = serde_json::to_string(&result)
+                .map_err(|e| AppError::Inconsistent(format!("a reconciliation as JSON: {e}")))?;
+            self.store
+                .save_latest_reconciliation(&self.indexed, &json, self.clock.now())
+                .await?;
         }
         Ok(())
     }

@@ -40,8 +40,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::{
-    Changes, Doorbell, LatestReconciliation, LiveCommunity, LoomioHints, ReplicaStatus, Scheduler,
-    Snapshots, Votes,
+    Changes, Doorbell, LiveCommunity, LoomioHints, ReplicaStatus, Scheduler, Snapshots, Votes,
 };
 use crate::clock::Clock;
 use crate::config::Config;
@@ -90,8 +89,6 @@ pub struct AppState {
     /// The relayer's doorbell: rung after a stored rotation.
     #[from_ref(skip)]
     pub relayer: Doorbell,
-    /// The last reconciliation of the outbox with the chain index.
-    pub reconciliation: LatestReconciliation,
     /// The service's one clock.
     pub clock: Clock,
     /// Who this replica is and which jobs it runs.

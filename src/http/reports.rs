@@ -7,16 +7,15 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{JsonBody, PathNames, query_problem};
 use super::problem::{FieldError, Problem, ProblemKind};
 use super::{AppState, live};
-use crate::app::LatestReconciliation;
 use crate::report::{SignerSet, pool_typed_data, signer_typed_data};
-use crate::store::{RelayStatus, Store, StoredReport, StoredSigned};
+use crate::store::{IndexedContract, RelayStatus, Store, StoredReport, StoredSigned};
 
 /// Largest page of reports.
 const MAX_REPORTS_PAGE: u32 = 100;
@@ -282,14 +281,25 @@ fn parse_hash(name: &str, text: &str) -> Result<B256, Problem> {
 #[utoipa::path(get, path = "/v1/oracle/reconciliation", tag = "public",
     responses((status = 200, body = crate::app::reconcile::Reconciliation),
         (status = 404, description = "No reconciliation yet: the oracle or the chain indexer is off, or the index is empty")))]
-pub async fn reconciliation(
-    State(latest): State<LatestReconciliation>,
-) -> Result<Json<crate::app::reconcile::Reconciliation>, Problem> {
-    let last = latest.lock().expect("not poisoned").clone();
-    last.map(Json).ok_or_else(|| {
+pub async fn reconciliation(State(state): State<AppState>) -> Result<Response, Problem> {
+    let not_yet = || {
         Problem::new(
             ProblemKind::NotFound,
             "no reconciliation yet: it needs the oracle and the chain indexer ([indexer]) on, and an index that has read the chain",
         )
-    })
+    };
+    let (Some(oracle), Some(indexer)) = (&state.oracle, &state.config.indexer) else {
+        return Err(not_yet());
+    };
+    let indexed = IndexedContract {
+        chain_id: oracle.domain().chain_id(),
+        contract: indexer.contract,
+    };
+    // Stored as the reconciler serialised it, wherever it runs: sent as it is.
+    let result = state
+        .store
+        .latest_reconciliation(&indexed)
+        .await?
+        .ok_or_else(not_yet)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], result).into_response())
 }

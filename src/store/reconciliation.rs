@@ -2,6 +2,7 @@
 //! seen missing from a contract's chain index, so that a restart does not reset how long a report
 //! has been missing (and the flag does not come a whole patience late). Rows are written once and
 //! never change; a report seen missing again after a reorg counts from its first sighting.
+//! Beside it, the last round's result per contract, so that every replica can answer it.
 
 use sqlx::Row;
 
@@ -11,6 +12,41 @@ use crate::domain::Timestamp;
 use crate::report::Digest;
 
 impl Store {
+    /// Replaces the last reconciliation of `indexed` with `result` (its JSON).
+    pub async fn save_latest_reconciliation(
+        &self,
+        indexed: &IndexedContract,
+        result: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO latest_reconciliation (chain_id, contract, result, recorded_at_ms) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (chain_id, contract) \
+             DO UPDATE SET result = excluded.result, recorded_at_ms = excluded.recorded_at_ms",
+        )
+        .bind(to_i64(indexed.chain_id)?)
+        .bind(address_text(indexed.contract))
+        .bind(result)
+        .bind(at.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The last reconciliation of `indexed` (its JSON), if one ran.
+    pub async fn latest_reconciliation(
+        &self,
+        indexed: &IndexedContract,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT result FROM latest_reconciliation WHERE chain_id = $1 AND contract = $2",
+        )
+        .bind(to_i64(indexed.chain_id)?)
+        .bind(address_text(indexed.contract))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// The indexed block at which `report` was first seen missing from `indexed`, if it was.
     pub async fn first_missing(
         &self,
